@@ -1,0 +1,196 @@
+"""Command line: `python -m analysis corpus|topics|run|evaluate SOURCE --out RUN_DIR`.
+
+Thin by design: it parses options into a `RunConfig`, calls `analysis.pipeline`, and prints a
+summary. User mistakes (a missing file, a bad column, an unknown setting) end with a one-paragraph
+message and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from analysis.config import ConfigError, RunConfig
+
+EXIT_USER_ERROR = 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean 'the input or options are wrong', gathered from every stage."""
+    errors: list[type[BaseException]] = [ConfigError, FileNotFoundError]
+    for module, name in (
+        ("analysis.corpus", "CorpusError"),
+        ("analysis.embed", "EncoderUnavailableError"),
+        ("analysis.themes", "CodebookError"),
+        ("analysis.evaluate", "EvaluationError"),
+    ):
+        try:
+            errors.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="Multilingual topic modelling and trend analysis of news.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str, *, source_required: bool) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "source", nargs=None if source_required else "?", default=None,
+            help="a folder of .txt/.md/.html files (optional manifest.csv), a table "
+            "(.csv/.tsv/.jsonl/.parquet) or a corpus description (.toml)"
+            + ("" if source_required else "; default: the packaged sample corpus"),
+        )
+        sub.add_argument("--out", required=True, type=Path, help="run folder to write (created if missing)")
+        sub.add_argument("--config", type=Path, help="TOML file with [corpus] [embed] [topics] [tables] sections")
+        sub.add_argument("--languages", help="comma-separated language codes to detect, e.g. ar,fr,en")
+        sub.add_argument("--segment-by", choices=["paragraph", "sentence", "document"])
+        sub.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        return sub
+
+    add("corpus", "load, clean and segment a corpus; write segments.parquet, ledger.csv, manifest.json",
+        source_required=False)
+    for name, text in (
+        ("topics", "corpus → embeddings → BERTopic topics and themes; adds topics.csv and model/"),
+        ("run", "the whole job: corpus → topics → tables → figures → report.html"),
+    ):
+        sub = add(name, text, source_required=False)
+        sub.add_argument("--model", help='encoder: hub name, local folder, or "offline" (no download)')
+        sub.add_argument("--no-fallback", action="store_true",
+                         help="fail instead of falling back to the offline encoder when the model is unavailable")
+        sub.add_argument("--cache-dir", help="embedding cache folder")
+        sub.add_argument("--seed", type=int, help="random seed for UMAP/HDBSCAN and bootstraps")
+        sub.add_argument("--nr-topics", type=int, help="reduce to this many topics")
+        sub.add_argument("--mode", choices=["unsupervised", "guided", "zeroshot"], help="use of the codebook")
+        sub.add_argument("--codebook", help="theme codebook TOML (default: the packaged one)")
+        sub.add_argument("--period", choices=["month", "quarter", "year"], help="time grouping for trends")
+
+    ev = commands.add_parser("evaluate", help="coherence, diversity, stability and validity of a run folder")
+    ev.add_argument("run_dir", type=Path, help="a run folder written by `topics` or `run`")
+    ev.add_argument("--out", type=Path, help="ignored alias kept for symmetry; results go into RUN_DIR")
+    ev.add_argument("--labels", help="segment column holding reference labels (NMI/ARI)")
+    ev.add_argument("--seeds", type=int, default=0, help="refit with this many extra seeds for stability")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Defaults ← corpus description [config] ← --config file ← command-line options."""
+    config = RunConfig()
+    source = getattr(args, "source", None)
+    if source and str(source).endswith(".toml") and Path(source).is_file():
+        config = RunConfig.from_toml(source)
+    if args.config:
+        config = RunConfig.from_toml(args.config)
+    corpus: dict[str, Any] = {}
+    embed: dict[str, Any] = {}
+    topics: dict[str, Any] = {}
+    tables: dict[str, Any] = {}
+    if args.languages:
+        corpus["languages"] = tuple(code.strip() for code in args.languages.split(",") if code.strip())
+    if args.segment_by:
+        corpus["segment_by"] = args.segment_by
+    if getattr(args, "model", None):
+        embed["model"] = args.model
+    if getattr(args, "no_fallback", False):
+        embed["fallback"] = "error"
+    if getattr(args, "cache_dir", None):
+        embed["cache_dir"] = args.cache_dir
+    if getattr(args, "seed", None) is not None:
+        topics["seed"] = args.seed
+        tables["seed"] = args.seed
+    if getattr(args, "nr_topics", None):
+        topics["nr_topics"] = args.nr_topics
+    if getattr(args, "mode", None):
+        topics["mode"] = args.mode
+    if getattr(args, "codebook", None):
+        topics["codebook"] = args.codebook
+    if getattr(args, "period", None):
+        tables["period"] = args.period
+    return config.replace(corpus=corpus, embed=embed, topics=topics, tables=tables)
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The corpus summary as aligned text blocks."""
+    lines = []
+    docs = summary.get("documents", {})
+    lines.append(
+        f"documents: {docs.get('inputs', '?')} in, {docs.get('used', '?')} used, "
+        f"{docs.get('excluded', '?')} excluded"
+    )
+    for title, key in (
+        ("excluded by reason", "excluded_by_reason"),
+        ("segments by language", "segments_by_language"),
+        ("segments by source", "segments_by_source"),
+        ("segments by month", "segments_by_month"),
+        ("dates", "dates"),
+    ):
+        block = summary.get(key)
+        if not block:
+            continue
+        lines.append(f"{title}:")
+        items = list(block.items())
+        if key == "segments_by_month" and len(items) > 14:
+            shown = items[:6] + [("…", f"{len(items) - 12} more months")] + items[-6:]
+        else:
+            shown = items
+        width = max(len(str(k)) for k, _ in shown)
+        lines.extend(f"  {k!s:<{width}}  {v}" for k, v in shown)
+    segs = summary.get("segments", {})
+    if segs:
+        lines.append(f"segments: {segs.get('total', '?')} ({segs.get('duplicates', 0)} duplicates, modelled once)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    progress = not getattr(args, "no_progress", False)
+    try:
+        from analysis import pipeline
+
+        if args.command == "evaluate":
+            from analysis.evaluate import evaluate_run
+
+            results = evaluate_run(args.run_dir, label_column=args.labels, seeds=args.seeds)
+            print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+            print(f"\nwritten: {args.run_dir / 'evaluation.json'}")
+            return 0
+
+        config = config_from_args(args)
+        runner = {"corpus": pipeline.run_corpus, "topics": pipeline.run_topics, "run": pipeline.run_all}
+        result = runner[args.command](args.source, args.out, config, progress=progress)
+        data = result.manifest.data
+        print(format_summary(data.get("corpus", {})))
+        if "encoder" in data:
+            encoder = data["encoder"]
+            print(f"encoder: {encoder.get('name')} ({encoder.get('kind')})")
+            if encoder.get("fallback_reason"):
+                print(f"WARNING: offline fallback encoder used: {encoder['fallback_reason']}")
+        if "topics" in data:
+            print(f"topics: {data['topics'].get('n_topics')} "
+                  f"(outliers {data['topics'].get('outlier_share', 0):.0%}) → {args.out / 'topics.csv'}")
+        print("stages: " + ", ".join(f"{c.name} {c.seconds:.1f}s/{c.peak_rss_mb:.0f} MB" for c in result.manifest.costs))
+        print(f"run folder: {args.out}")
+        if result.report is not None:
+            print(f"report: {result.report}")
+        return 0
+    except _user_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""Run configuration: one frozen dataclass per stage, loadable from TOML, written into every run.
+
+The command line and the notebooks build the same `RunConfig` (from defaults, a TOML file, or
+keyword overrides), so an analysis is reproduced by re-reading the `config` block of a run's
+`manifest.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+SegmentUnit = Literal["paragraph", "sentence", "document"]
+Period = Literal["month", "quarter", "year"]
+Representation = Literal["keybert", "mmr", "keybert+mmr", "ctfidf"]
+TopicMode = Literal["unsupervised", "guided", "zeroshot"]
+EncoderFallback = Literal["offline", "error"]
+
+DEFAULT_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+OFFLINE_MODEL = "offline"
+
+
+class ConfigError(ValueError):
+    """A configuration file or value that cannot be used; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """How raw files become segments."""
+
+    languages: tuple[str, ...] = ("ar", "fr", "en")
+    segment_by: SegmentUnit = "paragraph"
+    # Fragments shorter than this (headings, bullets) are merged into the following segment of
+    # the same document; a last fragment is merged backwards; a lone one is kept if it is the
+    # document's only text.
+    min_segment_chars: int = 40
+    # Segments longer than this are split at sentence ends, then at spaces, so that they fit an
+    # encoder window (512 word pieces is about 1,500 characters of news prose).
+    max_segment_chars: int = 1500
+    # Character 5-gram Jaccard similarity at or above which a segment counts as a near duplicate.
+    near_duplicate_threshold: float = 0.85
+    # A line repeated verbatim in at least this many documents of one source, and in at least
+    # `repeated_line_min_share` of them, is page furniture.
+    repeated_line_min_docs: int = 5
+    repeated_line_min_share: float = 0.2
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """Which encoder embeds segments, and where embeddings are cached."""
+
+    model: str = DEFAULT_MODEL  # hub name, local folder, or "offline"
+    fallback: EncoderFallback = "offline"  # what to do when the model cannot be loaded
+    batch_size: int = 32
+    max_length: int | None = None  # None: the model's own maximum
+    device: str | None = None  # None: CUDA when present, else CPU
+    cache_dir: str = ""  # "": ~/.cache/analysis/embeddings (or $ANALYSIS_CACHE_DIR)
+    query_prefix: str = ""  # e.g. "query: " for multilingual-e5 models
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    """How BERTopic is assembled and fitted."""
+
+    seed: int = 42
+    min_topic_size: int | None = None  # None: scaled to corpus size
+    n_neighbors: int | None = None  # None: scaled to corpus size
+    n_components: int = 5
+    nr_topics: int | None = None  # None: as HDBSCAN finds them
+    reduce_outliers: bool = False
+    representation: Representation = "keybert+mmr"
+    mode: TopicMode = "unsupervised"
+    top_n_words: int = 10
+    codebook: str = ""  # "": the packaged codebook
+    min_theme_score: float = 0.05  # below this a topic maps to "other"
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """How shares, intervals and trends are computed."""
+
+    period: Period = "month"
+    n_bootstrap: int = 500
+    confidence: float = 0.95
+    seed: int = 42
+    min_docs_per_cell: int = 5  # cells with fewer documents are shown but flagged
+
+
+@dataclass(frozen=True)
+class FigureConfig:
+    """How figures are exported."""
+
+    formats: tuple[str, ...] = ("png", "svg", "pdf")
+    dpi: int = 200
+    max_topics: int = 20  # topics shown in per-topic figures
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run's outputs; recorded in every manifest."""
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    topics: TopicConfig = field(default_factory=TopicConfig)
+    tables: TableConfig = field(default_factory=TableConfig)
+    figures: FigureConfig = field(default_factory=FigureConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **sections: dict[str, Any]) -> RunConfig:
+        """A copy with some fields of some sections changed: `cfg.replace(embed={"model": "offline"})`."""
+        changed = {}
+        for name, values in sections.items():
+            if name not in _SECTIONS:
+                raise ConfigError(f"unknown config section [{name}]; valid: {', '.join(_SECTIONS)}")
+            changed[name] = _build_section(_SECTIONS[name], values, where=f"[{name}]", base=getattr(self, name))
+        return dataclasses.replace(self, **changed)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> RunConfig:
+        return cls().replace(**_checked_sections(data, where))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        # A corpus description may carry its run settings under [config]; a plain config file
+        # holds the sections at top level.
+        data = data.get("config", data)
+        return cls.from_dict({k: v for k, v in data.items() if k in _SECTIONS}, where=str(path))
+
+
+_SECTIONS: dict[str, type] = {
+    "corpus": CorpusConfig,
+    "embed": EmbedConfig,
+    "topics": TopicConfig,
+    "tables": TableConfig,
+    "figures": FigureConfig,
+}
+
+
+def _checked_sections(data: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    unknown = set(data) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {sorted(unknown)}; valid: {', '.join(_SECTIONS)}")
+    for name, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table of settings")
+    return data
+
+
+def _build_section(kind: type, values: dict[str, Any], *, where: str, base: Any) -> Any:
+    hints = typing.get_type_hints(kind)
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {sorted(unknown)}; valid: {', '.join(sorted(names))}")
+    converted = {}
+    for key, value in values.items():
+        hint = hints[key]
+        allowed = _literal_values(hint)
+        if allowed and value not in allowed:
+            raise ConfigError(f"{where} {key} = {value!r} is not one of {', '.join(map(repr, allowed))}")
+        if isinstance(value, list):
+            value = tuple(value)
+        converted[key] = value
+    return dataclasses.replace(base, **converted)
+
+
+def _literal_values(hint: Any) -> tuple[Any, ...]:
+    if typing.get_origin(hint) is Literal:
+        return typing.get_args(hint)
+    return ()

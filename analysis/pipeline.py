@@ -1,0 +1,302 @@
+"""The stages chained into runs: corpus → embed → topics → tables → figures → report.
+
+Each `run_*` function writes into one run folder and keeps `manifest.json` up to date, so that a run
+folder alone says what was done, with which configuration, encoder, seeds and package versions, and
+what each stage cost in time and memory. The command line and the notebooks call these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import platform
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import __version__
+from analysis.config import RunConfig
+
+SAMPLE_CORPUS = Path(__file__).parent / "data" / "sample"
+
+# Packages whose versions decide a run's numbers; recorded in every manifest.
+RECORDED_PACKAGES = (
+    "numpy", "pandas", "scikit-learn", "bertopic", "sentence-transformers", "transformers", "torch",
+    "umap-learn", "hdbscan", "lingua-language-detector", "trafilatura", "dateparser", "matplotlib",
+    "plotly", "pyarrow",
+)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "analysis": __version__}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _current_rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        import resource
+
+        return pages * resource.getpagesize() / 2**20
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+@dataclass
+class StageCost:
+    """Wall time and peak resident memory of one stage (sampled every 20 ms)."""
+
+    name: str
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    start_rss_mb: float = 0.0
+
+
+@contextmanager
+def measure(name: str, costs: list[StageCost]) -> Iterator[StageCost]:
+    """Time a block and sample its peak RSS in a background thread."""
+    cost = StageCost(name=name, start_rss_mb=_current_rss_mb())
+    stop = threading.Event()
+    peak = [cost.start_rss_mb]
+
+    def sample() -> None:
+        while not stop.wait(0.02):
+            peak[0] = max(peak[0], _current_rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    try:
+        yield cost
+    finally:
+        cost.seconds = round(time.perf_counter() - started, 3)
+        stop.set()
+        sampler.join()
+        cost.peak_rss_mb = round(max(peak[0], _current_rss_mb()), 1)
+        costs.append(cost)
+
+
+@dataclass
+class Manifest:
+    """What a run folder holds and how it was made; serialised as manifest.json."""
+
+    run_dir: Path
+    data: dict[str, Any] = field(default_factory=dict)
+    costs: list[StageCost] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, run_dir: Path, *, command: str, source: str, config: RunConfig) -> Manifest:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        previous = {}
+        path = run_dir / "manifest.json"
+        if path.is_file():
+            try:
+                previous = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                previous = {}
+        data = {
+            "analysis_version": __version__,
+            "command": command,
+            "argv": sys.argv,
+            "source": source,
+            "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "config": config.to_dict(),
+            "seeds": {"topics": config.topics.seed, "tables": config.tables.seed},
+            "versions": package_versions(),
+            "platform": platform.platform(),
+            "outputs": {},
+        }
+        # Keep what a later command does not redo (e.g. `evaluate` after `run`).
+        for key in ("evaluation", "encoder", "embedding"):
+            if key in previous and previous.get("source") == source:
+                data[key] = previous[key]
+        return cls(run_dir=run_dir, data=data)
+
+    def stage(self, name: str):
+        return measure(name, self.costs)
+
+    def write(self) -> Path:
+        self.data["stages"] = [vars(c) for c in self.costs]
+        self.data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        path = self.run_dir / "manifest.json"
+        path.write_text(json.dumps(self.data, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8")
+        return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (Path, dt.date, pd.Timestamp)):
+        return str(value)
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return repr(value)
+
+
+def resolve_source(source: str | Path | None) -> Path:
+    """The corpus to read: the given path, or the packaged sample corpus."""
+    return SAMPLE_CORPUS if source is None else Path(source)
+
+
+@dataclass
+class RunResult:
+    """What a run produced, for notebooks to show without re-reading files."""
+
+    run_dir: Path
+    manifest: Manifest
+    corpus: Any = None  # analysis.corpus.Corpus
+    embeddings: np.ndarray | None = None
+    topic_result: Any = None  # analysis.topics.TopicResult
+    segments: pd.DataFrame | None = None  # segments with topic columns
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+    report: Path | None = None
+
+
+def run_corpus(
+    source: str | Path | None, run_dir: str | Path, config: RunConfig, *, progress: bool = True,
+    manifest: Manifest | None = None,
+) -> RunResult:
+    """Load, clean, segment and account for a corpus; write segments.parquet and ledger.csv."""
+    from analysis.corpus import build_corpus, write_corpus
+
+    source_path = resolve_source(source)
+    run_dir = Path(run_dir)
+    manifest = manifest or Manifest.start(run_dir, command="corpus", source=str(source_path), config=config)
+    with manifest.stage("corpus"):
+        corpus = build_corpus(source_path, config.corpus, progress=progress)
+        written = write_corpus(corpus, run_dir)
+    manifest.data["corpus"] = corpus.summary()
+    manifest.data["outputs"].update({k: str(Path(v).name) for k, v in written.items()})
+    manifest.write()
+    return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
+
+
+def run_topics(
+    source: str | Path | None, run_dir: str | Path, config: RunConfig, *, progress: bool = True,
+    manifest: Manifest | None = None,
+) -> RunResult:
+    """Corpus → embeddings (cached) → BERTopic; adds topics.csv, model/ and topic columns."""
+    from analysis.embed import embed_segments, load_encoder
+    from analysis.themes import load_codebook
+    from analysis.topics import fit_topics, save_topic_model
+
+    run_dir = Path(run_dir)
+    source_path = resolve_source(source)
+    manifest = manifest or Manifest.start(run_dir, command="topics", source=str(source_path), config=config)
+    result = run_corpus(source_path, run_dir, config, progress=progress, manifest=manifest)
+    segments = result.corpus.segments
+
+    codebook = load_codebook(config.topics.codebook or None)
+    with manifest.stage("embed"):
+        encoder = load_encoder(config.embed, concepts=codebook.concepts())
+        embeddings, embed_stats = embed_segments(
+            segments["text"].tolist(), encoder, config.embed.cache_dir or None
+        )
+    manifest.data["encoder"] = encoder.identity
+    manifest.data["embedding"] = vars(embed_stats) if hasattr(embed_stats, "__dict__") else embed_stats
+
+    with manifest.stage("topics"):
+        topic_result = fit_topics(segments, embeddings, config.topics, codebook=codebook, encoder=encoder)
+        save_topic_model(topic_result, run_dir / "model")
+    segments = segments.drop(columns=[c for c in topic_result.segment_topics.columns
+                                      if c != "segment_id" and c in segments.columns])
+    segments = segments.merge(topic_result.segment_topics, on="segment_id", how="left", validate="one_to_one")
+    segments.to_parquet(run_dir / "segments.parquet", index=False)
+    topic_result.topics.to_csv(run_dir / "topics.csv", index=False)
+    np.save(run_dir / "embeddings.npy", embeddings.astype(np.float32))
+    manifest.data["topics"] = {
+        "n_topics": int((topic_result.topics["topic"] >= 0).sum()),
+        "outlier_share": float((segments["topic"] == -1).mean()) if len(segments) else 0.0,
+        **{k: v for k, v in topic_result.info.items() if isinstance(v, (str, int, float, bool))},
+    }
+    manifest.data["outputs"].update({"topics": "topics.csv", "model": "model/", "embeddings": "embeddings.npy"})
+    manifest.write()
+    result.embeddings = embeddings
+    result.topic_result = topic_result
+    result.segments = segments
+    return result
+
+
+def run_all(
+    source: str | Path | None, run_dir: str | Path, config: RunConfig, *, progress: bool = True,
+) -> RunResult:
+    """The whole job: corpus → topics → tables → figures → report."""
+    from analysis.evaluate import evaluate_run
+    from analysis.report import write_report
+
+    run_dir = Path(run_dir)
+    source_path = resolve_source(source)
+    manifest = Manifest.start(run_dir, command="run", source=str(source_path), config=config)
+    result = run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
+
+    with manifest.stage("tables"):
+        result.tables = build_tables(result.segments, result.topic_result.topics, config)
+        tables_dir = run_dir / "tables"
+        tables_dir.mkdir(exist_ok=True)
+        for name, table in result.tables.items():
+            table.to_csv(tables_dir / f"{name}.csv", index=False)
+    with manifest.stage("figures"):
+        result.figures = build_figures(result, config)
+    with manifest.stage("evaluate"):
+        manifest.data["evaluation"] = evaluate_run(run_dir)
+    manifest.data["outputs"].update({"tables": "tables/", "figures": "figures/", "report": "report.html"})
+    manifest.write()
+    with manifest.stage("report"):
+        result.report = write_report(
+            run_dir,
+            title=f"Themes in {source_path.name}",
+            manifest=manifest.data,
+            ledger_summary=manifest.data["corpus"],
+            tables=result.tables,
+            figures=result.figures,
+            evaluation=manifest.data.get("evaluation"),
+        )
+    manifest.write()
+    return result
+
+
+def build_tables(segments: pd.DataFrame, topics: pd.DataFrame, config: RunConfig) -> dict[str, pd.DataFrame]:
+    """Every table of a run, keyed by the file stem it is saved under."""
+    from analysis import tables
+
+    cfg = config.tables
+    return {
+        "theme_by_source": tables.share_table(segments, by="source", unit="theme", config=cfg),
+        "theme_by_language": tables.share_table(segments, by="language", unit="theme", config=cfg),
+        "theme_by_period": tables.share_table(segments, by="period", unit="theme", config=cfg),
+        "topic_by_language": tables.share_table(segments, by="language", unit="topic", config=cfg),
+        "theme_trends": tables.theme_trends(segments, cfg),
+        "representative_segments": tables.representative_segments(segments, n=3),
+        "topics": topics,
+    }
+
+
+def figure_footer(result: RunResult):
+    from analysis.figures import FigureFooter
+
+    data = result.manifest.data
+    encoder = data.get("encoder", {})
+    return FigureFooter(
+        corpus=Path(data.get("source", "")).name,
+        n_segments=len(result.segments) if result.segments is not None else 0,
+        encoder=encoder,
+        run_date=data.get("started", "")[:10],
+    )
