@@ -136,8 +136,11 @@ class RunConfig:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
         # A corpus description may carry its run settings under [config]; a plain config file
         # holds the sections at top level.
-        data = data.get("config", data)
-        return cls.from_dict({k: v for k, v in data.items() if k in _SECTIONS}, where=str(path))
+        if "config" in data:
+            return cls.from_dict(data["config"], where=f"{path} [config]")
+        if not set(data) & set(_SECTIONS) and not all(isinstance(v, dict) for v in data.values()):
+            return cls()  # a corpus description without run settings
+        return cls.from_dict(data, where=str(path))
 
 
 _SECTIONS: dict[str, type] = {
