@@ -8,6 +8,7 @@ message and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -28,10 +29,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ("analysis.themes", "CodebookError"),
         ("analysis.evaluate", "EvaluationError"),
     ):
-        try:
+        with contextlib.suppress(ImportError, AttributeError):
             errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
     return tuple(errors)
 
 
@@ -139,7 +138,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"{title}:")
         items = list(block.items())
         if key == "segments_by_month" and len(items) > 14:
-            shown = items[:6] + [("…", f"{len(items) - 12} more months")] + items[-6:]
+            shown = [*items[:6], ("…", f"{len(items) - 12} more months"), *items[-6:]]
         else:
             shown = items
         width = max(len(str(k)) for k, _ in shown)

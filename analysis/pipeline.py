@@ -114,7 +114,7 @@ class Manifest:
             "command": command,
             "argv": sys.argv,
             "source": source,
-            "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "config": config.to_dict(),
             "seeds": {"topics": config.topics.seed, "tables": config.tables.seed},
             "versions": package_versions(),
@@ -132,7 +132,7 @@ class Manifest:
 
     def write(self) -> Path:
         self.data["stages"] = [vars(c) for c in self.costs]
-        self.data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self.data["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         path = self.run_dir / "manifest.json"
         path.write_text(json.dumps(self.data, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8")
         return path
@@ -300,3 +300,41 @@ def figure_footer(result: RunResult):
         encoder=encoder,
         run_date=data.get("started", "")[:10],
     )
+
+
+def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
+    """Every report figure of a run, written to RUN_DIR/figures."""
+    from analysis.figures import write_run_figures
+
+    return write_run_figures(
+        result.segments,
+        result.run_dir / "figures",
+        footer=figure_footer(result),
+        tables=result.tables,
+        topics=result.topic_result.topics if result.topic_result is not None else None,
+        embeddings=result.embeddings,
+        table_config=config.tables,
+        figure_config=config.figures,
+    )
+
+
+def load_run(run_dir: str | Path) -> RunResult:
+    """A finished run folder read back (segments with topics, topics, embeddings, manifest), no refit."""
+    from analysis.topics import load_topic_model
+
+    run_dir = Path(run_dir)
+    manifest_path = run_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(
+            f"{run_dir} is not a run folder (no manifest.json); make one with "
+            f"`python -m analysis topics SOURCE --out {run_dir}`"
+        )
+    manifest = Manifest(run_dir=run_dir, data=json.loads(manifest_path.read_text(encoding="utf-8")))
+    manifest.costs = [StageCost(**stage) for stage in manifest.data.get("stages", [])]
+    result = RunResult(run_dir=run_dir, manifest=manifest)
+    result.segments = pd.read_parquet(run_dir / "segments.parquet")
+    if (run_dir / "model").is_dir():
+        result.topic_result = load_topic_model(run_dir / "model")
+    if (run_dir / "embeddings.npy").is_file():
+        result.embeddings = np.load(run_dir / "embeddings.npy")
+    return result

@@ -1,0 +1,93 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3 · Themes across sources, languages and time
+#
+# Which themes does each outlet push? Does the Arabic-language press frame AI differently from the
+# French and English press? Which themes rise or fall? This notebook reads the run folder written by
+# notebook 2 (or by `python -m analysis topics`) and builds the same tables and figures as
+# `python -m analysis run`.
+#
+# **How to read the intervals.** Every share comes with a 95 % interval from a bootstrap over
+# *documents*: articles are resampled, not paragraphs, because the paragraphs of one article share its
+# author, outlet and framing. An interval that is wide means few articles stand behind the share; two
+# groups whose intervals overlap widely are not shown to differ. Cells built on fewer than
+# `min_docs_per_cell` documents are flagged `small_cell`.
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from analysis import pipeline
+from analysis.config import RunConfig
+from analysis.figures import figure_shares_over_time, plot_share_heatmap, save_figure
+from analysis.tables import to_markdown
+
+ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
+CONFIG = RunConfig.from_toml(ROOT / "configs" / "sample.toml")
+RUN_DIR = ROOT / "runs" / "notebooks"
+FIGURES = ROOT / "figures"
+
+result = pipeline.load_run(RUN_DIR)
+tables = pipeline.build_tables(result.segments, result.topic_result.topics, CONFIG)
+footer = pipeline.figure_footer(result)
+sorted(tables)
+
+# %% [markdown]
+# ## Themes by language
+#
+# Each column sums to 100 % of that language's segments. Compare a theme across languages by its row.
+
+# %%
+by_language = tables["theme_by_language"]
+print(to_markdown(by_language.head(12)))
+
+# %%
+fig, ax = plot_share_heatmap(by_language, max_rows=CONFIG.figures.max_topics)
+save_figure(fig, FIGURES / "03_theme_by_language", footer=footer, formats=CONFIG.figures.formats,
+            dpi=CONFIG.figures.dpi)
+
+# %% [markdown]
+# ## Themes by source
+
+# %%
+fig, ax = plot_share_heatmap(tables["theme_by_source"], max_rows=CONFIG.figures.max_topics)
+save_figure(fig, FIGURES / "03_theme_by_source", footer=footer, formats=CONFIG.figures.formats,
+            dpi=CONFIG.figures.dpi)
+
+# %% [markdown]
+# ## Themes over time, with their intervals
+#
+# Lines are shares per period; bands are the 95 % intervals. The trend table gives a slope per year
+# with its own bootstrap interval: a rise is supported when the whole interval is above zero.
+
+# %%
+fig, axes = figure_shares_over_time(tables["theme_by_period"], trends=tables["theme_trends"])
+save_figure(fig, FIGURES / "03_theme_shares_over_time", footer=footer, formats=CONFIG.figures.formats,
+            dpi=CONFIG.figures.dpi)
+
+# %%
+tables["theme_trends"]
+
+# %% [markdown]
+# ## What the topics say: representative segments per topic and language
+
+# %%
+tables["representative_segments"].head(12)
+
+# %%
+plt.close("all")
