@@ -284,7 +284,7 @@ def build_tables(segments: pd.DataFrame, topics: pd.DataFrame, config: RunConfig
         "theme_by_period": tables.share_table(segments, by="period", unit="theme", config=cfg),
         "topic_by_language": tables.share_table(segments, by="language", unit="topic", config=cfg),
         "theme_trends": tables.theme_trends(segments, cfg),
-        "representative_segments": tables.representative_segments(segments, n=3),
+        "representative_segments": tables.representative_segments(segments, topics=topics, n=3),
         "topics": topics,
     }
 

@@ -1,0 +1,192 @@
+"""The run report: one self-contained HTML file in which corpus text stays text.
+
+A segment carrying `<script>` and an `onerror` attribute travels through the tables into the
+report; the parsed report must hold no script element, no event-handler attribute and no image
+that is not embedded, and headless Chromium (when installed) must run nothing from it.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+from test_tables import synthetic_segments
+
+from analysis import report
+from analysis.config import TableConfig
+from analysis.figures import (
+    FigureFooter,
+    interactive_shares_over_time,
+    plot_share_heatmap,
+    save_figure,
+    write_interactive,
+)
+from analysis.report import write_report
+from analysis.tables import representative_segments, share_table
+
+PAYLOAD = "<script>document.title='PWNED'</script><img src=x onerror=\"document.body.dataset.pwned='1'\">"
+CONFIG = TableConfig(n_bootstrap=50)
+FALLBACK_ENCODER = {"name": "offline", "kind": "offline", "fallback_reason": "no network & no cached model"}
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, and all text, as a browser's parser would see them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(path) -> Elements:
+    parser = Elements()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A run folder with figures, and the inputs of write_report, corpus text carrying a payload."""
+    run_dir = tmp_path_factory.mktemp("run")
+    segments = synthetic_segments(n_documents=60).copy()
+    segments.loc[0, "text"] = PAYLOAD + " مراكز البيانات"
+    segments.loc[segments["topic"] == 0, "topic_label"] = "0_data centres_" + PAYLOAD
+    footer = FigureFooter(
+        corpus="synthetic", n_segments=len(segments), encoder=FALLBACK_ENCODER, run_date="2025-01-02"
+    )
+    by_language = share_table(segments, by="language", config=CONFIG)
+    by_period = share_table(segments, by="period", config=CONFIG)
+    figures = save_figure(
+        plot_share_heatmap(by_language)[0], run_dir / "figures" / "theme_by_language", footer=footer
+    )
+    figures.append(
+        write_interactive(interactive_shares_over_time(by_period), run_dir / "figures" / "shares.html")
+    )
+    tables = {
+        "theme_by_language": by_language,
+        "theme_by_period": by_period,
+        "representative_segments": representative_segments(segments, n=2),
+        "segments": segments[["segment_id", "text", "topic_label"]],
+    }
+    manifest = {
+        "source": "synthetic <corpus>",
+        "started": "2025-01-02T10:00:00+00:00",
+        "encoder": FALLBACK_ENCODER,
+        "config": {"tables": {"n_bootstrap": 50, "seed": 42}},
+        "versions": {"python": "3.11", "matplotlib": matplotlib.__version__},
+        "seeds": {"topics": 42, "tables": 42},
+        "stages": [
+            {"stage": "corpus", "seconds": 1.5, "peak_rss_mb": 300.0},
+            {"stage": "topics", "seconds": 9.0},
+        ],
+    }
+    ledger = {"documents": 61, "used": 60, "excluded": {"duplicate": 1, "<empty> & odd": 0}}
+    path = write_report(
+        run_dir,
+        title="Themes in <synthetic>",
+        manifest=manifest,
+        ledger_summary=ledger,
+        tables=tables,
+        figures=figures,
+        evaluation={"npmi": 0.12345, "diversity": 0.8},
+    )
+    return {"path": path, "run_dir": run_dir, "figures": figures, "segments": segments}
+
+
+def test_report_is_one_file_with_no_script_and_no_event_handler(run):
+    page = parse(run["path"])
+    tags = [tag for tag, _ in page.tags]
+    assert "script" not in tags
+    assert not [(tag, name) for tag, attrs in page.tags for name in attrs if name.startswith("on")]
+    images = [attrs["src"] for tag, attrs in page.tags if tag == "img"]
+    assert images and all(src.startswith("data:image/png;base64,") for src in images)
+    policy = [attrs for tag, attrs in page.tags if tag == "meta" and attrs.get("http-equiv")]
+    assert "default-src 'none'" in policy[0]["content"]
+
+
+def test_corpus_text_is_shown_as_text(run):
+    text = "".join(parse(run["path"]).text)
+    assert PAYLOAD + " مراكز البيانات" in text  # the payload is visible, character for character
+    assert "Themes in <synthetic>" in text
+    assert "0_data centres_" + PAYLOAD in text  # topic labels too
+
+
+def test_figures_are_embedded_and_other_formats_linked(run):
+    page = parse(run["path"])
+    png = next(f for f in run["figures"] if f.suffix == ".png")
+    src = next(attrs["src"] for tag, attrs in page.tags if tag == "img")
+    assert base64.b64decode(src.split(",", 1)[1]) == png.read_bytes()
+    links = {attrs["href"] for tag, attrs in page.tags if tag == "a"}
+    assert {"figures/theme_by_language.svg", "figures/theme_by_language.pdf", "figures/shares.html"} <= links
+    assert all((run["run_dir"] / link).is_file() for link in links if not link.startswith("#"))
+
+
+def test_manifest_ledger_evaluation_and_fallback_banner(run):
+    page = parse(run["path"])
+    text = " ".join(page.text)
+    banner = [attrs for tag, attrs in page.tags if attrs.get("class") == "banner"]
+    assert len(banner) == 1 and "OFFLINE FALLBACK ENCODER" in text
+    assert "no network & no cached model" in text
+    for expected in ("Corpus and ledger", "<empty> & odd", "Evaluation", "npmi", "0.1235", "Run manifest",
+                     "peak_rss_mb", "n_bootstrap", "matplotlib"):  # fmt: skip
+        assert expected in text, expected
+
+
+def test_long_tables_are_cut_with_a_note(run):
+    text = " ".join(parse(run["path"]).text)
+    n = len(run["segments"])
+    assert n > report.MAX_TABLE_ROWS
+    assert f"Showing the first {report.MAX_TABLE_ROWS} of {n:,} rows" in text
+
+
+def test_no_banner_without_fallback_and_missing_figure_is_an_error(tmp_path):
+    manifest = {"encoder": {"name": "paraphrase-multilingual-MiniLM-L12-v2", "kind": "sentence-transformers"}}
+    path = write_report(tmp_path, title="t", manifest=manifest, ledger_summary={}, tables={}, figures=[])
+    assert "OFFLINE FALLBACK" not in path.read_text(encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.png"):
+        write_report(
+            tmp_path, title="t", manifest={}, ledger_summary={}, tables={}, figures=[tmp_path / "nowhere.png"]
+        )
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    _chromium() is None, reason="headless Chromium is not installed (apt-get install chromium)"
+)
+def test_report_runs_no_corpus_script_in_headless_chromium(run, tmp_path):
+    def dom_after_load(path) -> str:
+        result = subprocess.run(
+            [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--virtual-time-budget=3000", "--dump-dom", path.as_uri()],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    # control: the same payload unescaped does run, so the checks below can see it
+    control = tmp_path / "control.html"
+    control.write_text(f"<!DOCTYPE html><html><head><title>t</title></head><body>{PAYLOAD}</body></html>")
+    control_dom = dom_after_load(control)
+    assert "<title>PWNED</title>" in control_dom and "data-pwned" in control_dom
+    dom = dom_after_load(run["path"])
+    assert "<h1>" in dom  # the page was loaded and serialised
+    assert "<title>Themes in &lt;synthetic&gt;</title>" in dom  # the payload did not rename the page
+    assert "data-pwned" not in dom
+    assert "&lt;script&gt;document.title='PWNED'&lt;/script&gt;" in dom  # shown as text
