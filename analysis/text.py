@@ -249,6 +249,9 @@ _BADGE = _whole(
     r"top pick|our pick|best pick|trending|best[- ]?seller|editor's choice|editors' choice|best value"
     r"|budget pick|premium pick|meilleur choix|notre choix|meilleure vente|tendance|bon plan|hot deal|promo"
     r"|-?\d{1,2} ?%(?: off| de r[ée]duction)?"
+    # labels that announce a paid box
+    r"|offre partenaire|partner offer|sponsored|sponsoris[ée]e?|contenu sponsoris[ée]|publicit[ée]|advertisement"
+    r"|annonce|إعلان|محتوى ممول|عرض خاص"
 )
 _BOX_HEADER_WORDS = _words(
     "image images product products produit produits feature features caractéristiques price prix rating note "

@@ -547,3 +547,17 @@ def test_cleaning_keeps_every_story_and_lead_of_morocco_news() -> None:
             # The only line ever dropped is a lead that repeats its own title word for word.
             assert {piece.reason for piece in cleaned.removed} <= {"repeated line in document"}, (name, text)
             assert all(line in cleaned.text for line in normalise_unicode(text).split("\n")), (name, text)
+
+
+def test_labelled_partner_offer_box_is_removed_and_its_neighbours_kept():
+    text = (
+        "Le fonds prendra des participations minoritaires dans les jeunes pousses.\n\n"
+        "Offre partenaire\nOrdinateur portable UltraBook 14 pouces\n16 Go de RAM, SSD 512 Go, livré sous 48 h\n"
+        "7 990,00 MAD\n\nLes entrepreneurs saluent l’initiative."
+    )
+    cleaned = clean_text(text)
+    assert [p.reason for p in cleaned.removed] == ["advertisement/product box"] * 4
+    assert cleaned.text == (
+        "Le fonds prendra des participations minoritaires dans les jeunes pousses.\n\n"
+        "Les entrepreneurs saluent l’initiative."
+    )
