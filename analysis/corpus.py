@@ -1,0 +1,736 @@
+"""Load a SOURCE into one accounted-for segment table: `build_corpus(source, config) -> Corpus`.
+
+SOURCE is one of:
+
+- a folder of `.txt`, `.md`, `.html`, `.htm` files, with an optional `manifest.csv` (columns `file`
+  and any of `id, language, source, date, title, url`; other columns are kept as segment columns, renamed
+  `input_<name>` when they clash with a segment column). With a manifest, exactly the listed files are
+  read; without one, every supported file except README/SOURCE/LICENSE notes, with `doc_id` = file
+  stem, `source` = folder name, and title and date taken from the page for HTML. HTML main text and
+  title come from trafilatura, the date from htmldate.
+- a table: `.csv`, `.tsv`, `.jsonl`, `.parquet`, with a `text` column (and optionally `id, title,
+  date, url, source, language`; other columns are kept). Other layouts need a corpus description.
+- a corpus description `.toml`: several inputs, each with its column mapping. Paths are relative to
+  the description file. Schema (only `path` is required; `[config]` holds run settings, read by
+  `RunConfig.from_toml`, and is ignored here)::
+
+      name = "morocco-news"                  # corpus name (default: the file's stem)
+      [[input]]
+      path = "data/*.csv"                    # a file, a glob, a folder (folder rules as above),
+                                             # or a list of them
+      text = ["title", "resume"]             # column(s) joined as paragraphs; default "text"
+      id = "id"                              # id column; default "<file stem>:<row>"
+      id_prefix = "fr-"                      # optional, prepended to ids (to keep them unique)
+      title = "title"                        # title column
+      date = "date"                          # date column (parsed by analysis.text.parse_date)
+      url = "url"                            # URL column
+      source = "Hespress"                    # = { constant = "Hespress" }; or { column = "author" };
+                                             # or { from = "filename", names = { bladi = "Bladi.net" } }
+                                             #   (file stem → label; an unlisted stem is its own label)
+      language = "fr"                        # declared language; or { column = "lang" }
+      keep = ["topic"]                       # extra columns kept; or { section = "topic" } to rename
+
+  Folder inputs accept only `path`, `source` (a constant), `language` and `id_prefix`.
+
+Every input document gets exactly one `document` row in the ledger (used, duplicate, empty,
+unreadable, boilerplate, invalid) and every removed piece a `piece` row; `build_corpus` checks that
+before returning. Files that cannot be decoded are ledger rows, not errors; a source that cannot be
+read as asked (missing path, missing column, duplicate ids, unsafe manifest) raises `CorpusError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import glob
+import io
+import os
+import tomllib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from analysis.config import CorpusConfig
+from analysis.segment import mark_duplicates, split_segments
+from analysis.text import clean_text, detect_languages, find_repeated_lines, parse_date
+
+DOCUMENT_SUFFIXES = (".txt", ".md", ".html", ".htm")
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
+_NOT_DOCUMENTS = {"readme", "source", "license", "licence"}  # notes beside the files, by stem
+SEGMENT_COLUMNS = (
+    "doc_id", "segment_id", "segment_index", "text", "char_start", "char_end", "language",
+    "doc_language", "darija", "script", "source", "date", "date_precision", "date_raw", "title", "url",
+    "origin", "duplicate_of",
+)  # fmt: skip
+LEDGER_COLUMNS = ("doc_id", "origin", "kind", "status", "reason", "detail", "n_segments")
+_MANIFEST_COLUMNS = {"id", "file", "language", "source", "date", "title", "url"}
+_TABLE_KEYS = {"path", "text", "id", "id_prefix", "title", "date", "url", "source", "language", "keep"}
+_FOLDER_KEYS = {"path", "source", "language", "id_prefix"}
+_DEFAULTS = CorpusConfig()
+_LIKELY_ENCODINGS = ("cp1256", "iso8859_6", "cp1252", "iso8859_15", "latin_1")
+# Below this detector confidence a segment of a document with a declared language takes that
+# language: on morocco-news every misdetection of a title scored < 0.93, 95 % of correct ones > 0.95.
+_OWN_LANGUAGE_MIN_CONFIDENCE = 0.9
+_BINARY_NUL_SHARE = 0.01  # more NUL bytes than this in a non-UTF-16 file: binary, not text
+_BINARY_CONTROL_SHARE = 0.05  # decoded "text" with this share of control characters: binary
+
+
+class CorpusError(ValueError):
+    """A source that cannot be read as asked; the message names the file, row or column and the fix."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The segment table, the ledger accounting for every input document, and where they came from."""
+
+    segments: pd.DataFrame
+    ledger: pd.DataFrame
+    name: str
+    inputs: list[str]
+
+    @property
+    def source_label(self) -> str:
+        return self.name
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the command line and the run manifest (plain JSON types)."""
+        return summarise(self)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """File bytes as text, the encoding used, and why not when the bytes are not text."""
+
+    text: str
+    encoding: str
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One input document before cleaning; `status` is set when it is already known to be excluded."""
+
+    doc_id: str
+    path: Path
+    row: int | None  # 1-based data row of a table, None for a file
+    text: str
+    source: str
+    date_raw: object = ""
+    title: str = ""
+    url: str = ""
+    language: str = ""  # declared; "" to detect
+    extra: dict[str, str] = field(default_factory=dict)
+    status: str = ""
+    reason: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class _SourceRule:
+    constant: str | None = None
+    column: str | None = None
+    names: dict[str, str] | None = None  # from the file name: stem → label
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    """How the columns of a table become documents."""
+
+    text: tuple[str, ...] = ("text",)
+    id: str = ""
+    id_prefix: str = ""
+    title: str = ""
+    date: str = ""
+    url: str = ""
+    source: _SourceRule = _SourceRule(names={})
+    language: str = ""
+    language_column: str = ""
+    keep: dict[str, str] = field(default_factory=dict)  # segment column → input column
+
+
+# --- public functions ----------------------------------------------------------------------------
+
+
+def build_corpus(source: str | Path, config: CorpusConfig = _DEFAULTS, *, progress: bool = True) -> Corpus:
+    """Load, clean, segment, detect languages, mark duplicates, and account for every document."""
+    name, inputs, documents = read_documents(source)
+    _check_unique_ids(documents)
+    root = Path(os.path.commonpath([str(Path(p).resolve().parent) for p in inputs])) if inputs else Path()
+    documents = _clean_all(documents, config, progress)
+    segments = _segment_all(documents, config, root, progress)
+    segments["duplicate_of"] = mark_duplicates(segments, config.near_duplicate_threshold).astype("str")
+    ledger = _ledger(documents, segments, root)
+    _check_ledger(ledger, segments, len(documents))
+    return Corpus(segments=segments, ledger=ledger, name=name, inputs=inputs)
+
+
+def write_corpus(corpus: Corpus, run_dir: str | Path) -> dict[str, Path]:
+    """Write `segments.parquet` and `ledger.csv` into `run_dir`; return their paths."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"segments": run_dir / "segments.parquet", "ledger": run_dir / "ledger.csv"}
+    corpus.segments.to_parquet(paths["segments"], index=False)
+    corpus.ledger.to_csv(paths["ledger"], index=False)
+    return paths
+
+
+def read_documents(source: str | Path) -> tuple[str, list[str], list[RawDocument]]:
+    """The raw documents of SOURCE (folder, table or description), its name and its input files."""
+    path = Path(source)
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file or folder; give a folder, a table (.csv/.tsv/.jsonl/"
+                          ".parquet) or a corpus description (.toml)")  # fmt: skip
+    if path.is_dir():
+        documents = _read_folder(path, _SourceRule(), "", "")
+        return path.resolve().name, _inputs(documents), documents
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        return _read_description(path)
+    if suffix in TABLE_SUFFIXES:
+        documents = _read_table(path, None)
+        return path.stem, [str(path)], documents
+    if suffix in DOCUMENT_SUFFIXES:
+        raise CorpusError(f"{path}: a single document; put it in a folder and give the folder")
+    raise CorpusError(f"{path}: unsupported file type {suffix!r}; give a folder, a table "
+                      f"({', '.join(TABLE_SUFFIXES)}) or a corpus description (.toml)")  # fmt: skip
+
+
+def decode_bytes(data: bytes) -> Decoded:
+    """UTF-8 (with or without BOM) first, UTF-16 by BOM, else the encoding charset-normalizer detects.
+
+    Bytes that are mostly NULs or control characters are binary, not text (problem set).
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _decoded(data[3:], "utf-8", "UTF-8 with BOM")
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            return _decoded(data[2:], codec, f"{codec.upper()} (BOM)")
+    try:
+        return _decoded(data, "utf-8", "utf-8")
+    except UnicodeDecodeError:
+        pass
+    nuls = data.count(0)
+    if nuls > _BINARY_NUL_SHARE * len(data):
+        return Decoded("", "", f"binary file ({nuls} NUL bytes in {len(data)})")
+    from charset_normalizer import from_bytes
+
+    # The legacy encodings of this project's languages first (Arabic, Western European): on short
+    # French text unrestricted detection picks cp1250 ("ministčre"); then any encoding.
+    best = from_bytes(data, cp_isolation=list(_LIKELY_ENCODINGS)).best() or from_bytes(data).best()
+    if best is None:
+        return Decoded("", "", "not UTF-8 and undetectable encoding (binary, or save it as UTF-8)")
+    try:
+        return _decoded(data, best.encoding, f"{best.encoding} (detected; not UTF-8)")
+    except UnicodeDecodeError:
+        return Decoded("", "", f"not UTF-8 and undetectable encoding (tried {best.encoding})")
+
+
+def _decoded(data: bytes, codec: str, label: str) -> Decoded:
+    text = data.decode(codec)
+    controls = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f\v")
+    if text and controls > _BINARY_CONTROL_SHARE * len(text):
+        return Decoded("", "", f"binary file ({controls} control characters in {len(text)})")
+    return Decoded(text, label)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _inputs(documents: Iterable[RawDocument]) -> list[str]:
+    return list(dict.fromkeys(os.path.normpath(d.path) for d in documents))
+
+
+def _read_folder(folder: Path, source: _SourceRule, language: str, id_prefix: str) -> list[RawDocument]:
+    manifest = folder / "manifest.csv"
+    if manifest.is_file():
+        return _read_manifest(folder, manifest, source, language, id_prefix)
+    files = sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES and p.stem.lower() not in _NOT_DOCUMENTS
+    )  # fmt: skip
+    if not files:
+        raise CorpusError(f"{folder}: no documents ({', '.join(DOCUMENT_SUFFIXES)} files) and no manifest.csv; "
+                          "add text files, or give a table or a corpus description instead")  # fmt: skip
+    label = source.constant or folder.resolve().name
+    return [_read_file(p, f"{id_prefix}{p.stem}", label, language=language) for p in files]
+
+
+def _read_manifest(
+    folder: Path, manifest: Path, source: _SourceRule, language: str, id_prefix: str
+) -> list[RawDocument]:
+    table = _read_csv(manifest, manifest.read_bytes(), ",")
+    if "file" not in table.columns:
+        raise CorpusError(f"{manifest}: no 'file' column (columns: {', '.join(table.columns)}); "
+                          "name each document's file in a 'file' column")  # fmt: skip
+    ids = [str(v).strip() or Path(str(f)).stem for v, f in
+           zip(table.get("id", table["file"]), table["file"], strict=True)]  # fmt: skip
+    _raise_on_duplicate_ids([f"{id_prefix}{i}" for i in ids], [f"{manifest}:row {r + 1}" for r in range(len(ids))],
+                            fix="give each manifest row its own id")  # fmt: skip
+    extras = [c for c in table.columns if c not in _MANIFEST_COLUMNS]
+    folder_resolved = folder.resolve()
+    documents = []
+    for r, (doc_id, record) in enumerate(zip(ids, table.to_dict("records"), strict=True), start=1):
+        file = folder / str(record["file"]).strip()
+        if not file.resolve().is_relative_to(folder_resolved):
+            raise CorpusError(f"{manifest}:row {r}: file {record['file']!r} is outside the corpus folder "
+                              f"{folder}; move the file into the folder and name it relative to it")  # fmt: skip
+        if not file.is_file():
+            raise CorpusError(f"{manifest}:row {r}: file {record['file']!r} does not exist in {folder}; "
+                              "fix the name or remove the row")  # fmt: skip
+        documents.append(
+            _read_file(
+                file,
+                f"{id_prefix}{doc_id}",
+                source.constant or _cell(record.get("source")) or folder_resolved.name,
+                language=language or _cell(record.get("language")),
+                date_raw=_cell(record.get("date")),
+                title=_cell(record.get("title")),
+                url=_cell(record.get("url")),
+                extra={_extra_name(c): _cell(record[c]) for c in extras},
+            )
+        )
+    return documents
+
+
+def _read_file(path: Path, doc_id: str, source: str, **fields: Any) -> RawDocument:
+    document = RawDocument(doc_id=doc_id, path=path, row=None, text="", source=source, **fields)
+    decoded = decode_bytes(path.read_bytes())
+    if decoded.problem:
+        return dataclasses.replace(document, status="unreadable", reason=decoded.problem)
+    detail = "" if decoded.encoding in ("utf-8", "UTF-8 with BOM") else f"decoded as {decoded.encoding}"
+    if decoded.encoding == "UTF-8 with BOM":
+        detail = "UTF-8 with BOM"
+    if path.suffix.lower() not in (".html", ".htm"):
+        return dataclasses.replace(document, text=decoded.text, detail=detail)
+    import htmldate
+    import trafilatura
+
+    page = trafilatura.bare_extraction(decoded.text, with_metadata=True, include_comments=False)
+    text = (page.text or "") if page is not None else ""
+    if not text.strip():
+        return dataclasses.replace(
+            document, status="empty", reason="HTML page with no main text", detail=detail
+        )
+    return dataclasses.replace(
+        document,
+        text=text.replace("\n", "\n\n"),  # trafilatura puts one paragraph per line
+        title=document.title or (page.title or ""),
+        date_raw=document.date_raw or htmldate.find_date(decoded.text, original_date=True) or "",
+        detail=detail,
+    )
+
+
+def _read_description(path: Path) -> tuple[str, list[str], list[RawDocument]]:
+    try:
+        data = tomllib.loads(decode_bytes(path.read_bytes()).text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(f"{path}: not valid TOML ({exc})") from exc
+    unknown = set(data) - {"name", "description", "input", "config"}
+    if unknown:
+        raise CorpusError(
+            f"{path}: unknown key(s) {sorted(unknown)}; valid: name, description, [[input]], [config]"
+        )
+    entries = data.get("input")
+    if not isinstance(entries, list) or not entries:
+        raise CorpusError(f"{path}: no [[input]] entries; add one per file, glob or folder with its mapping")
+    documents: list[RawDocument] = []
+    for n, entry in enumerate(entries, start=1):
+        where = f"{path} [[input]] #{n}"
+        if "path" not in entry:
+            raise CorpusError(f"{where}: missing 'path' (a file, glob or folder relative to {path.parent})")
+        patterns = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
+        for target in (t for pattern in patterns for t in _expand(path.parent, str(pattern), where)):
+            if target.is_dir():
+                documents += _read_folder_entry(target, entry, where)
+            else:
+                documents += _read_table(target, _mapping(entry, where))
+    return str(data.get("name") or path.stem), _inputs(documents), documents
+
+
+def _expand(base: Path, pattern: str, where: str) -> list[Path]:
+    full = base / pattern
+    if glob.has_magic(pattern):
+        parts = Path(pattern).parts
+        fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+        found = sorted(base.joinpath(*parts[:fixed]).glob(str(Path(*parts[fixed:]))))
+        if not found:
+            raise CorpusError(f"{where}: path {pattern!r} matches no file (looked in {full.parent})")
+        return found
+    if not full.exists():
+        raise CorpusError(f"{where}: path {pattern!r} does not exist ({full}); paths are relative to the "
+                          "description file")  # fmt: skip
+    return [full]
+
+
+def _read_folder_entry(folder: Path, entry: dict[str, Any], where: str) -> list[RawDocument]:
+    unknown = set(entry) - _FOLDER_KEYS
+    if unknown:
+        raise CorpusError(
+            f"{where}: {sorted(unknown)} apply to tables only; a folder takes {sorted(_FOLDER_KEYS)}"
+        )
+    source = entry.get("source", {})
+    if isinstance(source, dict) and set(source) - {"constant"}:
+        raise CorpusError(f'{where}: a folder\'s source must be a constant (source = "Label")')
+    constant = source if isinstance(source, str) else source.get("constant")
+    language = entry.get("language", "")
+    if not isinstance(language, str):
+        raise CorpusError(f'{where}: a folder\'s language must be a code such as "fr"')
+    return _read_folder(folder, _SourceRule(constant=constant), language, str(entry.get("id_prefix", "")))
+
+
+def _mapping(entry: dict[str, Any], where: str) -> _Mapping:
+    unknown = set(entry) - _TABLE_KEYS
+    if unknown:
+        raise CorpusError(
+            f"{where}: unknown key(s) {sorted(unknown)}; valid: {', '.join(sorted(_TABLE_KEYS))}"
+        )
+    text = entry.get("text", "text")
+    text = (text,) if isinstance(text, str) else tuple(text)
+    source = entry.get("source", {"from": "filename"})
+    if isinstance(source, str):
+        rule = _SourceRule(constant=source)
+    elif isinstance(source, dict) and len({"constant", "column", "from"} & set(source)) == 1:
+        if source.get("from", "filename") != "filename":
+            raise CorpusError(f'{where}: source.from must be "filename", got {source["from"]!r}')
+        rule = _SourceRule(source.get("constant"), source.get("column"), dict(source.get("names", {})))
+    else:
+        raise CorpusError(f'{where}: source must be "Label", {{ constant = "Label" }}, {{ column = "name" }} '
+                          'or { from = "filename", names = { stem = "Label" } }')  # fmt: skip
+    language = entry.get("language", "")
+    keep = entry.get("keep", {})
+    keep = {c: c for c in keep} if isinstance(keep, list) else dict(keep)
+    return _Mapping(
+        text=text,
+        id=entry.get("id", ""),
+        id_prefix=entry.get("id_prefix", ""),
+        title=entry.get("title", ""),
+        date=entry.get("date", ""),
+        url=entry.get("url", ""),
+        source=rule,
+        language=language if isinstance(language, str) else "",
+        language_column=language.get("column", "") if isinstance(language, dict) else "",
+        keep=keep,
+    )
+
+
+def _default_mapping(path: Path, columns: list[str]) -> _Mapping:
+    """Mapping for a table given directly: standard column names where present, other columns kept."""
+    if "text" not in columns:
+        raise CorpusError(f"{path}: no 'text' column (columns: {', '.join(columns)}); rename the text column to "
+                          "'text', or write a corpus description (.toml) with text = [\"title\", \"body\"] "
+                          "(see examples/morocco-news.toml)")  # fmt: skip
+    present = {c: c if c in columns else "" for c in ("id", "title", "date", "url")}
+    standard = {"text", "id", "title", "date", "url", "source", "language"}
+    return _Mapping(
+        source=_SourceRule(column="source") if "source" in columns else _SourceRule(names={}),
+        language_column="language" if "language" in columns else "",
+        keep={_extra_name(c): c for c in columns if c not in standard and not c.startswith("Unnamed: ")},
+        **present,
+    )
+
+
+def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise CorpusError(
+            f"{path}: not a table ({', '.join(TABLE_SUFFIXES)}); use a folder entry for documents"
+        )
+    table, decoded = _load_table(path, suffix)
+    columns = [str(c) for c in table.columns]
+    mapping = mapping or _default_mapping(path, columns)
+    wanted = [*mapping.text, mapping.id, mapping.title, mapping.date, mapping.url, mapping.source.column or "",
+              mapping.language_column, *mapping.keep.values()]  # fmt: skip
+    missing = [c for c in wanted if c and c not in columns]
+    if missing:
+        raise CorpusError(f"{path}: column(s) {', '.join(map(repr, missing))} not found; the file has "
+                          f"{', '.join(map(repr, columns))}; fix the mapping in the corpus description")  # fmt: skip
+    if mapping.source.column:
+        source_of = None
+    elif mapping.source.constant is not None:
+        source_of = mapping.source.constant
+    else:
+        source_of = (mapping.source.names or {}).get(path.stem, path.stem)
+    named = [c for c in columns if not c.startswith("Unnamed: ") and c.strip()]
+    detail = "" if decoded in ("utf-8", "") else f"file decoded as {decoded}"
+    documents = []
+    for r, record in enumerate(table.to_dict("records"), start=1):
+        doc_id = f"{mapping.id_prefix}{_cell(record[mapping.id]) if mapping.id else f'{path.stem}:{r}'}"
+        document = RawDocument(
+            doc_id=doc_id,
+            path=path,
+            row=r,
+            text="\n\n".join(part for c in mapping.text if (part := _cell(record[c]).strip())),
+            source=source_of if source_of is not None else _cell(record[mapping.source.column]),
+            date_raw=record[mapping.date] if mapping.date else "",
+            title=_cell(record[mapping.title]) if mapping.title else "",
+            url=_cell(record[mapping.url]) if mapping.url else "",
+            language=mapping.language
+            or (_cell(record[mapping.language_column]) if mapping.language_column else ""),
+            extra={name: _cell(record[c]) for name, c in mapping.keep.items()},
+            detail=detail,
+        )
+        if suffix in (".csv", ".tsv") and named and all(_cell(record[c]).strip() == c for c in named):
+            document = dataclasses.replace(document, doc_id=f"{path.stem}:{r}", status="invalid",
+                                           reason="repeated header row")  # fmt: skip
+        elif not document.text.strip():
+            document = dataclasses.replace(document, status="empty", reason="no text in the mapped column(s)")
+        documents.append(document)
+    return documents
+
+
+def _load_table(path: Path, suffix: str) -> tuple[pd.DataFrame, str]:
+    if suffix == ".parquet":
+        try:
+            return pd.read_parquet(path), ""
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise CorpusError(f"{path}: cannot read as Parquet ({exc}); check the file") from exc
+    data = path.read_bytes()
+    decoded = decode_bytes(data)
+    if decoded.problem:
+        raise CorpusError(f"{path}: {decoded.problem}; save the table as UTF-8 text")
+    if suffix == ".jsonl":
+        try:
+            return pd.read_json(io.StringIO(decoded.text), lines=True, dtype=False), decoded.encoding
+        except ValueError as exc:
+            raise CorpusError(f"{path}: not valid JSON lines ({exc}); one JSON object per line") from exc
+    return _read_csv(path, decoded, "\t" if suffix == ".tsv" else ","), decoded.encoding
+
+
+def _read_csv(path: Path, data: bytes | Decoded, separator: str) -> pd.DataFrame:
+    decoded = decode_bytes(data) if isinstance(data, bytes) else data
+    if decoded.problem:
+        raise CorpusError(f"{path}: {decoded.problem}; save the table as UTF-8 text")
+    try:
+        return pd.read_csv(io.StringIO(decoded.text), sep=separator, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise CorpusError(f"{path}: cannot read as a table ({exc}); check quoting and the separator") from exc
+
+
+def _cell(value: object) -> str:
+    """A table value as text; missing values (None, NaN, NaT) are ""."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):  # lists and arrays from JSON
+        pass
+    return str(value)
+
+
+def _extra_name(column: str) -> str:
+    return f"input_{column}" if column in SEGMENT_COLUMNS else column
+
+
+def _check_unique_ids(documents: list[RawDocument]) -> None:
+    _raise_on_duplicate_ids([d.doc_id for d in documents], [_origin(d, None) for d in documents],
+                            fix="make the id column unique, or set id_prefix per input in the description")  # fmt: skip
+
+
+def _raise_on_duplicate_ids(ids: list[str], origins: list[str], *, fix: str) -> None:
+    counts = Counter(ids)
+    repeated = [i for i, n in counts.items() if n > 1]
+    if repeated:
+        shown = "; ".join(
+            f"{i!r} at {', '.join(o for d, o in zip(ids, origins, strict=True) if d == i)}"
+            for i in repeated[:3]
+        )
+        raise CorpusError(f"duplicate document ids ({len(repeated)}): {shown}; {fix}")
+
+
+def _origin(document: RawDocument, root: Path | None) -> str:
+    path = _relative(document.path, root) if root is not None else document.path.as_posix()
+    return f"{path}:row {document.row}" if document.row is not None else path
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), root)).as_posix()
+
+
+# --- cleaning, segmenting, accounting --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cleaned:
+    document: RawDocument
+    text: str = ""
+    removed: tuple = ()  # tuple[RemovedPiece, ...]
+
+
+def _clean_all(documents: list[RawDocument], config: CorpusConfig, progress: bool) -> list[_Cleaned]:
+    """Clean each pending document with its source's repeated lines; mark empty and all-furniture ones."""
+    pending = [d for d in documents if not d.status and d.text.strip()]
+    by_source: dict[str, list[str]] = {}
+    for d in pending:
+        by_source.setdefault(d.source, []).append(d.text)
+    repeated = {
+        s: find_repeated_lines(
+            texts, min_docs=config.repeated_line_min_docs, min_share=config.repeated_line_min_share
+        )
+        for s, texts in by_source.items()
+    }
+    cleaned = []
+    for d in tqdm(documents, desc="cleaning", unit="doc", disable=not progress):
+        if d.status:
+            cleaned.append(_Cleaned(d))
+        elif not d.text.strip():
+            cleaned.append(
+                _Cleaned(dataclasses.replace(d, status="empty", reason="empty or whitespace-only text"))
+            )
+        else:
+            result = clean_text(d.text, repeated_lines=repeated[d.source])
+            if not result.text.strip():
+                status = "boilerplate" if result.removed else "empty"
+                reason = "only page furniture" if result.removed else "no text after normalisation"
+                d = dataclasses.replace(d, status=status, reason=reason)
+            cleaned.append(_Cleaned(d, result.text, result.removed))
+    return cleaned
+
+
+def _segment_all(cleaned: list[_Cleaned], config: CorpusConfig, root: Path, progress: bool) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for c in tqdm(cleaned, desc="segmenting", unit="doc", disable=not progress):
+        d = c.document
+        if d.status:
+            continue
+        parsed = parse_date(d.date_raw, languages=config.languages)
+        spans = split_segments(c.text, config.segment_by, config.min_segment_chars, config.max_segment_chars)
+        for index, (start, end) in enumerate(spans):
+            rows.append({
+                "doc_id": d.doc_id, "segment_id": f"{d.doc_id}#{index}", "segment_index": index,
+                "text": c.text[start:end], "char_start": start, "char_end": end, "language": "",
+                "doc_language": d.language, "darija": False, "script": "", "source": d.source,
+                "date": pd.Timestamp(parsed.value) if parsed.value else pd.NaT,
+                "date_precision": parsed.precision, "date_raw": parsed.raw, "title": d.title, "url": d.url,
+                "origin": _origin(d, root), "duplicate_of": "", **d.extra,
+            })  # fmt: skip
+    segments = pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS) + _extra_columns(cleaned))
+    guesses = detect_languages(segments["text"].tolist(), languages=config.languages) if rows else []
+    # A declared document language stands unless the detector is confident the segment differs
+    # (short titles full of names fool it); undeclared documents take each segment's own guess.
+    declared = segments["doc_language"].tolist()
+    segments["language"] = [
+        g.language if not d or g.confidence >= _OWN_LANGUAGE_MIN_CONFIDENCE else d
+        for g, d in zip(guesses, declared, strict=True)
+    ]
+    segments["darija"] = [g.darija for g in guesses]
+    segments["script"] = [g.script for g in guesses]
+    segments["doc_language"] = _document_languages(segments)
+    return _typed(segments)
+
+
+def _extra_columns(cleaned: list[_Cleaned]) -> list[str]:
+    return list(dict.fromkeys(k for c in cleaned if not c.document.status for k in c.document.extra))
+
+
+def _document_languages(segments: pd.DataFrame) -> pd.Series:
+    """The declared language where given, else the most common segment language of the document."""
+    if segments.empty:
+        return segments["doc_language"]
+    counted = segments[segments["language"] != "und"] if (segments["language"] != "und").any() else segments
+    counts = (
+        counted.groupby(["doc_id", "language"], sort=False).size().sort_values(ascending=False, kind="stable")
+    )
+    majority = counts.reset_index().drop_duplicates("doc_id").set_index("doc_id")["language"]
+    detected = segments["doc_id"].map(majority).fillna("und")
+    return segments["doc_language"].where(segments["doc_language"] != "", detected)
+
+
+def _typed(segments: pd.DataFrame) -> pd.DataFrame:
+    types = {"segment_index": "int64", "char_start": "int64", "char_end": "int64", "darija": "bool",
+             "date": "datetime64[ns]"}  # fmt: skip
+    for column in segments.columns:
+        segments[column] = segments[column].astype(types.get(column, "str"))
+    return segments
+
+
+def _ledger(cleaned: list[_Cleaned], segments: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """One row per input document (its status) followed by one row per piece cut from it."""
+    n_segments = segments.groupby("doc_id", sort=False).size().to_dict()
+    duplicates = segments[segments["duplicate_of"] != ""]
+    original_doc = duplicates["duplicate_of"].str.rsplit("#", n=1).str[0]
+    n_duplicate = duplicates.groupby("doc_id", sort=False).size().to_dict()
+    duplicated_from = original_doc.groupby(duplicates["doc_id"], sort=False).agg(
+        lambda s: s.value_counts().index[0]
+    )
+    rows = []
+    for c in cleaned:
+        d = c.document
+        origin = _origin(d, root)
+        status, reason, n = d.status or "used", d.reason, n_segments.get(d.doc_id, 0)
+        if status == "used" and n and n_duplicate.get(d.doc_id, 0) == n:
+            status, reason = "duplicate", f"duplicate of {duplicated_from[d.doc_id]}"
+        rows.append((d.doc_id, origin, "document", status, reason, d.detail, n))
+        rows += [(d.doc_id, origin, "piece", "boilerplate", p.reason, p.text[:200], 0) for p in c.removed]
+        if status == "used" and n_duplicate.get(d.doc_id, 0):
+            mine = duplicates[duplicates["doc_id"] == d.doc_id]
+            rows += [(d.doc_id, origin, "piece", "duplicate", f"duplicate of {o}", t[:200], 0)
+                     for o, t in zip(mine["duplicate_of"], mine["text"], strict=True)]  # fmt: skip
+    return pd.DataFrame(rows, columns=list(LEDGER_COLUMNS)).astype({"n_segments": "int64"})
+
+
+def _check_ledger(ledger: pd.DataFrame, segments: pd.DataFrame, n_inputs: int) -> None:
+    documents = ledger[ledger["kind"] == "document"]
+    if len(documents) != n_inputs:
+        raise RuntimeError(f"internal error: ledger has {len(documents)} document rows for {n_inputs} inputs")
+    accounted = set(documents.loc[documents["status"].isin(["used", "duplicate"]), "doc_id"])
+    missing = set(segments["doc_id"]) - accounted
+    if missing:
+        raise RuntimeError(
+            f"internal error: segments of {sorted(missing)[:5]} have no used/duplicate ledger row"
+        )
+
+
+def summarise(corpus: Corpus) -> dict[str, Any]:
+    """Documents in / used / excluded by reason; segments by language, source and month; dates."""
+    ledger, segments = corpus.ledger, corpus.segments
+    documents = ledger[ledger["kind"] == "document"]
+    status = documents["status"].value_counts()
+    excluded = documents[documents["status"] != "used"]
+    reasons = (
+        excluded["status"]
+        + ": "
+        + excluded["reason"].where(excluded["status"] != "duplicate", "duplicate of an earlier document")
+    )
+    pieces = ledger[ledger["kind"] == "piece"]
+    piece_reasons = (
+        pieces["status"]
+        + ": "
+        + pieces["reason"].where(pieces["status"] != "duplicate", "duplicate of an earlier segment")
+    )
+    first = segments.drop_duplicates("doc_id")
+    unparsed = first[first["date"].isna() & (first["date_raw"].str.strip() != "")]
+    months = segments["date"].dt.strftime("%Y-%m").fillna("unknown")
+    return {
+        "name": corpus.name,
+        "inputs": list(corpus.inputs),
+        "documents": {
+            "inputs": len(documents),
+            "used": int(status.get("used", 0)),
+            "duplicate": int(status.get("duplicate", 0)),
+            "excluded": int(len(documents) - status.get("used", 0)),
+        },
+        "documents_by_status": {k: int(v) for k, v in status.items()},
+        "excluded_by_reason": {k: int(v) for k, v in reasons.value_counts().items()},
+        "pieces_by_reason": {k: int(v) for k, v in piece_reasons.value_counts().items()},
+        "segments": {
+            "total": len(segments),
+            "modelled": int((segments["duplicate_of"] == "").sum()),
+            "duplicates": int((segments["duplicate_of"] != "").sum()),
+        },
+        "segments_by_language": {k: int(v) for k, v in segments["language"].value_counts().items()},
+        "segments_by_source": {k: int(v) for k, v in segments["source"].value_counts().items()},
+        "segments_by_month": {k: int(v) for k, v in months.value_counts().sort_index().items()},
+        "dates": {
+            "documents_with_date": int(first["date"].notna().sum()),
+            "documents_without_date": int(first["date"].isna().sum()),
+            "unparsed": len(unparsed),
+            "unparsed_examples": unparsed["date_raw"].head(5).tolist(),
+        },
+    }
