@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 SegmentUnit = Literal["paragraph", "sentence", "document"]
-Period = Literal["month", "quarter", "year"]
+Period = Literal["auto", "month", "quarter", "year"]
 Representation = Literal["keybert", "mmr", "keybert+mmr", "ctfidf"]
 TopicMode = Literal["unsupervised", "guided", "zeroshot"]
 EncoderFallback = Literal["offline", "error"]
@@ -83,7 +83,8 @@ class TopicConfig:
 class TableConfig:
     """How shares, intervals and trends are computed."""
 
-    period: Period = "month"
+    # "auto": the finest of month / quarter / year whose median period holds >= 10 documents.
+    period: Period = "auto"
     n_bootstrap: int = 500
     confidence: float = 0.95
     seed: int = 42

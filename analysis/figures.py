@@ -102,9 +102,12 @@ class FigureFooter:
         )
         lines = textwrap.wrap(text, 110)
         if self.fallback_reason:
+            requested = self.encoder.get("requested_model", "") if isinstance(self.encoder, Mapping) else ""
             lines += textwrap.wrap(
-                f"OFFLINE FALLBACK ENCODER ({self.fallback_reason}): topics rest on a simple offline "
-                "encoder, not the multilingual model; treat them as provisional.",
+                "OFFLINE FALLBACK ENCODER: "
+                + (f"{requested} could not be loaded, so " if requested else "")
+                + "topics rest on the offline encoder, not a multilingual model; treat them as provisional"
+                " (the reason is in manifest.json).",
                 100,
             )
         return lines
@@ -215,7 +218,8 @@ def plot_share_heatmap(
     small = shares.groupby("group")["small_cell"].first().loc[groups]
     documents = shares.attrs.get("group_documents", {})
     column_labels = [
-        _wrap(f"{g}{'*' if small[g] else ''}" + (f" ({documents[g]} docs)" if g in documents else ""), 12)
+        _wrap(f"{g}{'*' if small[g] else ''}", 14, max_lines=3)
+        + (f"\n({documents[g]} docs)" if g in documents else "")
         for g in groups
     ]
     labels = [_wrap((row_labels or {}).get(v, str(v)), 28) for v in order]
@@ -430,6 +434,10 @@ def figure_shares_over_time(
             ax.set_ylabel("")
     for ax in axes.flat[len(values) :]:
         ax.set_visible(False)
+    # Shared y axis: each panel's own autoscale would cut the others' peaks and intervals.
+    shown = period_shares[period_shares[unit].isin(values)]
+    top = float(np.nanmax(shown[["share", "ci_high"]].to_numpy())) if len(shown) else 1.0
+    axes.flat[0].set_ylim(0, min(1.0, top * 1.05) if np.isfinite(top) and top > 0 else 1.0)
     for index in range(max(len(values) - ncols, 0), len(values)):  # last panel of each column
         axes.flat[index].tick_params(axis="x", labelbottom=True)
     with report_style():
@@ -466,7 +474,7 @@ def figure_top_words(
     for i, (row, topic) in enumerate(zip(rows, topics, strict=True)):
         with report_style():
             axes[i] = row.subplots(1, len(languages), squeeze=False)[0]
-            row.suptitle(_wrap(f"{topic}: {_clean_label(labels.get(topic, topic))}", 90), x=0.01, ha="left",
+            row.suptitle(_wrap(_clean_label(labels.get(topic, topic)), 90), x=0.01, ha="left",
                          fontsize=8.5, fontweight="bold")  # fmt: skip
         for j, language in enumerate(languages):
             plot_top_words(word_shares, ax=axes[i, j], topic=topic, language=language,

@@ -277,7 +277,7 @@ def build_tables(segments: pd.DataFrame, topics: pd.DataFrame, config: RunConfig
     """Every table of a run, keyed by the file stem it is saved under."""
     from analysis import tables
 
-    cfg = config.tables
+    cfg = tables.resolve_period(segments, config.tables)
     return {
         "theme_by_source": tables.share_table(segments, by="source", unit="theme", config=cfg),
         "theme_by_language": tables.share_table(segments, by="language", unit="theme", config=cfg),
@@ -305,6 +305,7 @@ def figure_footer(result: RunResult):
 def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
     """Every report figure of a run, written to RUN_DIR/figures."""
     from analysis.figures import write_run_figures
+    from analysis.tables import resolve_period
 
     return write_run_figures(
         result.segments,
@@ -313,7 +314,7 @@ def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
         tables=result.tables,
         topics=result.topic_result.topics if result.topic_result is not None else None,
         embeddings=result.embeddings,
-        table_config=config.tables,
+        table_config=resolve_period(result.segments, config.tables),
         figure_config=config.figures,
     )
 

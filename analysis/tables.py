@@ -14,7 +14,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +47,22 @@ class _Prepared:
     note: dict[str, Any]
 
 
+def resolve_period(segments: pd.DataFrame, config: TableConfig, *, min_documents: int = 10) -> TableConfig:
+    """`period = "auto"` made concrete: the finest period whose median period holds enough documents.
+
+    Monthly shares of a corpus with three articles a month are noise; yearly shares of a corpus with
+    thousands a month hide the story. The rule picks month, quarter or year from the corpus itself.
+    """
+    if config.period != "auto":
+        return config
+    dates = pd.to_datetime(segments.drop_duplicates("doc_id")["date"], errors="coerce").dropna()
+    for period in ("month", "quarter"):
+        counts = dates.dt.to_period(_PERIOD_FREQ[period]).value_counts()
+        if len(counts) and counts.median() >= min_documents:
+            return replace(config, period=period)
+    return replace(config, period="year")
+
+
 def share_table(
     segments: pd.DataFrame,
     *,
@@ -72,6 +88,7 @@ def share_table(
     its theme. `include_duplicates=False` counts each story once. What was left out (undated or
     too coarsely dated segments, duplicates) is in `table.attrs["note"]`.
     """
+    config = resolve_period(segments, config)
     prepared = _prepare(segments, by=by, unit=unit, config=config, include_duplicates=include_duplicates)
     groups, counts, replicates = _group_counts_and_replicates(prepared, config)
     rows = []
@@ -116,6 +133,7 @@ def theme_trends(
     shares of the first and last period and their difference (noisy when those periods are small:
     read the slope). With fewer than two periods the slopes are missing and `direction` says why.
     """
+    config = resolve_period(segments, config)
     prepared = _prepare(
         segments, by="period", unit="theme", config=config, include_duplicates=include_duplicates
     )
@@ -282,6 +300,7 @@ def corpus_counts(segments: pd.DataFrame, config: TableConfig) -> pd.DataFrame:
 
     The corpus overview figure draws it; counting documents (not segments) shows what was collected.
     """
+    config = resolve_period(segments, config)
     _require(segments, ["doc_id", "source", "date", "language"], "corpus_counts")
     language = "doc_language" if "doc_language" in segments else "language"
     frame = segments[["doc_id", "source", "date", language]].rename(columns={language: "language"})

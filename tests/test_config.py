@@ -38,7 +38,7 @@ def test_corpus_description_config_block_is_read(tmp_path):
     ("text", "message"),
     [
         ("[corpus]\nlanguage = ['ar']\n", "unknown setting(s) ['language']"),
-        ("[tables]\nperiod = 'week'\n", "period = 'week' is not one of 'month', 'quarter', 'year'"),
+        ("[tables]\nperiod = 'week'\n", "period = 'week' is not one of 'auto', 'month', 'quarter', 'year'"),
         ("[corpuss]\n", "unknown section(s) ['corpuss']"),
         ("[corpus\n", "not valid TOML"),
     ],

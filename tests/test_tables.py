@@ -271,3 +271,19 @@ def test_outputs_csv_and_markdown(tmp_path, by_source):
         lines = markdown.splitlines()
         assert len(lines) == len(by_source) + 2
         assert "| group" in lines[0] and "outlet-a" in markdown
+
+
+def test_auto_period_follows_how_many_documents_each_period_holds():
+    from analysis.tables import resolve_period
+
+    def corpus(n_docs: int, months: int) -> pd.DataFrame:
+        dates = pd.date_range("2023-01-01", periods=months, freq="MS")
+        return pd.DataFrame(
+            {"doc_id": [f"d{i}" for i in range(n_docs)], "date": [dates[i % months] for i in range(n_docs)]}
+        )
+
+    auto = TableConfig(period="auto")
+    assert resolve_period(corpus(24 * 12, 24), auto).period == "month"  # 12 documents a month
+    assert resolve_period(corpus(24 * 5, 24), auto).period == "quarter"  # 5 a month, 15 a quarter
+    assert resolve_period(corpus(30, 24), auto).period == "year"
+    assert resolve_period(corpus(30, 24), TableConfig(period="month")).period == "month"  # explicit wins
