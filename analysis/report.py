@@ -102,7 +102,7 @@ def _run_line(manifest: Mapping[str, Any]) -> str:
         f"source: {manifest.get('source', '?')}",
         f"encoder: {name}",
         f"run started {manifest.get('started', '?')}",
-        f"report written {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
+        f"report written {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
     ]
     return escape(" · ".join(parts))
 
