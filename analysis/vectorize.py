@@ -1,0 +1,153 @@
+"""Topic words in Arabic, Darija, French and English: normalisation, stop lists, a CountVectorizer.
+
+BERTopic names topics with c-TF-IDF over the words its vectorizer produces. Its default vectorizer
+splits "l'intelligence" into "intelligence" only by luck, treats "الذكاء" and "ألذكاء" as different
+words and keeps "في", "de" and "the" among the top words. The vectorizer built here normalises the
+three scripts' variants first and removes stop words — only here: the text that is embedded keeps
+every word.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable
+from importlib import resources
+
+import stopwordsiso
+from sklearn.feature_extraction.text import CountVectorizer
+
+# Harakat, superscript alef, Quranic annotation marks: they change reading, not the word.
+_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+_TATWEEL = "\u0640"
+_ARABIC_LETTER_MAP = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", _TATWEEL: ""})
+_ARABIC_WORD = re.compile(r"[\u0621-\u064a]+")
+# Prefixes are tried longest first; "و" and "ب"/"ل"/"ف"/"ك" alone are too ambiguous to strip.
+_ARABIC_PREFIXES = ("وبال", "وال", "بال", "كال", "فال", "لل", "ال")
+_ARABIC_SUFFIXES = ("هما", "ات", "ون", "ين", "ها", "هم", "يه")
+_MIN_STEM = 3
+
+# French elided articles and pronouns, with either apostrophe: "l'État", "qu’il", "jusqu'à".
+_FRENCH_ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
+# Letters only, at least two: no digit-only or mixed "covid19" → "covid" stays a word.
+_TOKEN = re.compile(r"[^\W\d_]{2,}")
+
+# News boilerplate that tops every topic's word list without saying anything about it.
+_NEWS_BOILERPLATE = {
+    "en": ("said", "says", "told", "according", "also", "year", "new"),
+    "fr": ("selon", "déclaré", "indique", "ajouté", "lire", "aussi", "cette", "année"),
+    "ar": ("قال", "وقال", "اضاف", "واضاف", "اكد", "واكد", "حسب", "وفق", "وفقا", "خلال", "ايضا", "اطار"),
+}
+STOPWORD_LANGUAGES = ("ar", "fr", "en")
+
+
+def normalise_arabic(text: str, *, stem: bool = False) -> str:
+    """Fold Arabic spelling variants so that one word is one token.
+
+    Alef forms (أ إ آ ٱ) → ا, ى → ي, ة → ه, tatweel and diacritics removed. With `stem`, each
+    Arabic word also loses one article-like prefix (ال, وال, بال, لل…) and one common suffix (ات,
+    ون, ين, ها…) when at least three letters remain — light and conservative, for topic words.
+    Non-Arabic text passes through unchanged.
+    """
+    text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTER_MAP)
+    if stem:
+        text = _ARABIC_WORD.sub(lambda match: _light_stem(match.group()), text)
+    return text
+
+
+def _light_stem(word: str) -> str:
+    for prefix in _ARABIC_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= _MIN_STEM:
+            word = word[len(prefix) :]
+            break
+    for suffix in _ARABIC_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+            return word[: -len(suffix)]
+    return word
+
+
+def normalise_for_words(text: str, *, stem: bool = False) -> str:
+    """Lowercase, Unicode NFKC, French elisions split off, Arabic variants folded."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _FRENCH_ELISION.sub(" ", text)
+    return normalise_arabic(text, stem=stem)
+
+
+def tokenize_words(text: str) -> list[str]:
+    """Letter-only tokens of two or more characters (digits split words and are dropped)."""
+    return _TOKEN.findall(text)
+
+
+@functools.cache
+def stop_words(*, stem: bool = False) -> frozenset[str]:
+    """Stop words of ar, fr, en (stopwords-iso), Darija function words and news boilerplate.
+
+    Every entry goes through the same normalisation as the text, so that "إلى" and "الى", or
+    "aujourd'hui", match what the tokenizer produces.
+    """
+    raw: set[str] = set(stopwordsiso.stopwords(list(STOPWORD_LANGUAGES)))
+    raw.update(darija_stop_words())
+    for words in _NEWS_BOILERPLATE.values():
+        raw.update(words)
+    normalised: set[str] = set()
+    for word in raw:
+        normalised.update(tokenize_words(normalise_for_words(word, stem=stem)))
+    return frozenset(normalised)
+
+
+@functools.cache
+def darija_stop_words() -> tuple[str, ...]:
+    """Moroccan Darija function words from the packaged list (one per line, `#` comments)."""
+    text = resources.files("analysis").joinpath("data/stopwords_darija.txt").read_text(encoding="utf-8")
+    return tuple(line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip())
+
+
+def scaled_min_df(n_documents: int) -> int:
+    """Minimum document frequency for a vocabulary fitted on `n_documents` documents.
+
+    1 below 200 documents (every word counts in a small corpus), 2 below 2,000, then 0.1 % of the
+    documents capped at 20, so that a 100,000-segment vocabulary does not fill memory with typos.
+    """
+    if n_documents < 0:
+        raise ValueError(f"n_documents must be >= 0, got {n_documents}")
+    if n_documents < 200:
+        return 1
+    if n_documents < 2000:
+        return 2
+    return min(20, max(2, round(0.001 * n_documents)))
+
+
+def make_vectorizer(
+    n_documents: int,
+    *,
+    ngram_range: tuple[int, int] = (1, 2),
+    min_df: int | float | None = None,
+    stem: bool = False,
+) -> CountVectorizer:
+    """A CountVectorizer for topic words in ar/fr/en/Darija, unfitted.
+
+    `n_documents` is the number of documents the vectorizer will be fitted on and only sets the
+    default `min_df` (see `scaled_min_df`). Note that BERTopic fits its vectorizer on one joined
+    document per topic, so there `min_df` counts topics: pass the number of topics, not of segments,
+    unless words must recur across topics. Bigrams are formed after stop words are removed, as
+    scikit-learn does ("ministère de la santé" gives "ministère santé").
+    """
+    return CountVectorizer(
+        preprocessor=functools.partial(normalise_for_words, stem=stem),
+        tokenizer=tokenize_words,
+        token_pattern=None,
+        lowercase=False,
+        stop_words=sorted(stop_words(stem=stem)),
+        ngram_range=ngram_range,
+        min_df=scaled_min_df(n_documents) if min_df is None else min_df,
+    )
+
+
+def words_in(texts: Iterable[str], *, stem: bool = False) -> list[list[str]]:
+    """Tokens of each text after normalisation and stop-word removal (for coherence metrics)."""
+    stops = stop_words(stem=stem)
+    return [
+        [token for token in tokenize_words(normalise_for_words(text, stem=stem)) if token not in stops]
+        for text in texts
+    ]
