@@ -1,0 +1,374 @@
+"""Theme codebook: load and validate it, score segments by dictionary, map topics to themes.
+
+A codebook (TOML, `analysis/data/codebook.toml` by default) names the analyst's themes, each with a
+description and terms in English, French, Arabic and Darija. It is used three ways: to seed
+guided or zero-shot BERTopic (`analysis.topics`), to map each discovered topic to its best theme,
+and to score every segment by term matches — an independent check on the topic-based mapping
+that needs no model at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from analysis.vectorize import normalise_for_words
+
+PACKAGED_CODEBOOK = Path(__file__).parent / "data" / "codebook.toml"
+OTHER = "other"  # the theme of a topic or segment that matches none
+TERM_LANGUAGES = ("en", "fr", "ar", "darija", "ber")
+
+_CODEBOOK_FIELDS = {"name": True, "version": True, "description": False, "themes": True}
+_THEME_FIELDS = ("key", "label", "description", "terms")
+_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
+# Clitics written onto an Arabic word: conjunction و/ف, then a preposition ب/ك/ل and/or the
+# article (لل is ل + ال). Terms are listed without them, so "شراكة" also finds "والشراكة".
+_ARABIC_PROCLITICS = "(?:[وف]?(?:بال|كال|لل|ال|[بكل])?)"
+_ARABIC_ARTICLE = "ال"
+_MIN_ARABIC_STEM = 3  # "الما" (water) must not become "ما" (not)
+_DASHES = re.compile("[-\u2010-\u2015_/]")
+_WORD = re.compile(r"\w+")
+
+
+class CodebookError(ValueError):
+    """A codebook file that cannot be used; the message names the file, theme, field and fix."""
+
+
+class Encoder(Protocol):
+    """What `map_topics_to_themes` needs from `analysis.embed`'s encoders."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Theme:
+    """One theme of the codebook; `terms` maps a language (en, fr, ar, darija, ber) to its terms."""
+
+    key: str
+    label: str
+    description: str
+    terms: dict[str, tuple[str, ...]]
+
+    def all_terms(self) -> list[str]:
+        return [term for terms in self.terms.values() for term in terms]
+
+    def text(self) -> str:
+        """What is embedded for the theme: label, description and its terms in every language."""
+        return f"{self.label}. {self.description} {', '.join(self.all_terms())}"
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """A named, versioned set of themes; `source` is the file it was read from."""
+
+    name: str
+    version: str
+    themes: tuple[Theme, ...]
+    description: str = ""
+    source: str = ""
+
+    @property
+    def keys(self) -> list[str]:
+        return [theme.key for theme in self.themes]
+
+    def concepts(self) -> dict[str, list[str]]:
+        """Theme key → all its terms (every language): the offline encoder's concept features."""
+        return {theme.key: theme.all_terms() for theme in self.themes}
+
+
+def load_codebook(path: str | Path | None = None) -> Codebook:
+    """Read and validate a codebook TOML file; None reads the packaged one.
+
+    Validation is strict (unknown fields, empty term lists, missing descriptions, duplicate keys
+    are errors), because a misspelt field silently ignored would change every theme share.
+    """
+    path = Path(path) if path is not None else PACKAGED_CODEBOOK
+    if not path.is_file():
+        raise CodebookError(
+            f"codebook file {path} does not exist; pass an existing TOML file laid out like {PACKAGED_CODEBOOK}, "
+            "or leave [topics] codebook empty for the packaged one"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CodebookError(
+            f"{path}: not valid UTF-8 TOML ({exc}); fix the file at the position given"
+        ) from exc
+    return _codebook_from_dict(data, source=path)
+
+
+def _codebook_from_dict(data: dict[str, Any], *, source: Path) -> Codebook:
+    unknown = sorted(set(data) - set(_CODEBOOK_FIELDS))
+    if unknown:
+        raise CodebookError(
+            f"{source}: unknown top-level field(s) {unknown}; valid: {', '.join(_CODEBOOK_FIELDS)}; "
+            "remove or rename them"
+        )
+    for field, required in _CODEBOOK_FIELDS.items():
+        if required and field not in data:
+            raise CodebookError(
+                f"{source}: missing top-level field '{field}'; add it (see {PACKAGED_CODEBOOK})"
+            )
+    themes_data = data["themes"]
+    if not isinstance(themes_data, list) or not themes_data:
+        raise CodebookError(f"{source}: field 'themes' must hold at least one [[themes]] table")
+    themes: list[Theme] = []
+    first_seen: dict[str, int] = {}
+    for number, theme_data in enumerate(themes_data, start=1):
+        theme = _theme_from_dict(theme_data, source=source, number=number)
+        if theme.key in first_seen:
+            raise CodebookError(
+                f"{source}: theme '{theme.key}', field 'key': declared twice (themes #{first_seen[theme.key]} "
+                f"and #{number}); give each [[themes]] table a unique key or merge the two"
+            )
+        first_seen[theme.key] = number
+        themes.append(theme)
+    return Codebook(
+        name=_text_field(data, "name", where=f"{source}:"),
+        version=str(data["version"]),
+        themes=tuple(themes),
+        description=str(data.get("description", "")),
+        source=str(source),
+    )
+
+
+def _theme_from_dict(data: Any, *, source: Path, number: int) -> Theme:
+    if not isinstance(data, dict):
+        raise CodebookError(f"{source}: theme #{number} must be a [[themes]] table")
+    name = data.get("key") if isinstance(data.get("key"), str) else f"#{number}"
+    where = f"{source}: theme '{name}',"
+    unknown = sorted(set(data) - set(_THEME_FIELDS))
+    if unknown:
+        raise CodebookError(
+            f"{where} field '{unknown[0]}': unknown field; valid fields: {', '.join(_THEME_FIELDS)}; "
+            "remove or rename it"
+        )
+    for field in _THEME_FIELDS:
+        if field not in data:
+            raise CodebookError(f"{where} field '{field}': missing; add it (see {PACKAGED_CODEBOOK})")
+    key = _text_field(data, "key", where=where)
+    if not _KEY.match(key) or key == OTHER:
+        raise CodebookError(
+            f"{where} field 'key': {key!r} must be lowercase letters, digits and _ starting with a letter, "
+            f"and not {OTHER!r} (reserved for no match)"
+        )
+    terms = data["terms"]
+    if not isinstance(terms, dict) or not terms:
+        raise CodebookError(
+            f"{where} field 'terms': must be a table of term lists, e.g. [themes.terms] en = [...]"
+        )
+    checked: dict[str, tuple[str, ...]] = {}
+    for language, values in terms.items():
+        field = f"terms.{language}"
+        if language not in TERM_LANGUAGES:
+            raise CodebookError(
+                f"{where} field '{field}': unknown language; valid: {', '.join(TERM_LANGUAGES)}; rename it"
+            )
+        if not isinstance(values, list) or not values:
+            raise CodebookError(
+                f"{where} field '{field}': the term list is empty; add at least one term or remove the line"
+            )
+        if not all(isinstance(value, str) and value.strip() for value in values):
+            raise CodebookError(f"{where} field '{field}': every term must be a non-empty string")
+        checked[language] = tuple(value.strip() for value in values)
+    return Theme(
+        key=key,
+        label=_text_field(data, "label", where=where),
+        description=_text_field(data, "description", where=where),
+        terms=checked,
+    )
+
+
+def _text_field(data: dict[str, Any], field: str, *, where: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise CodebookError(f"{where} field '{field}': must be a non-empty string; write one")
+    return value.strip()
+
+
+def codebook_to_toml(codebook: Codebook) -> str:
+    """The codebook as TOML that `load_codebook` reads back to an equal Codebook (minus `source`).
+
+    Strings are written as JSON strings, which are valid TOML basic strings.
+    """
+
+    def text(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = [f"name = {text(codebook.name)}", f"version = {text(codebook.version)}"]
+    if codebook.description:
+        lines.append(f"description = {text(codebook.description)}")
+    for theme in codebook.themes:
+        lines += ["", "[[themes]]", f"key = {text(theme.key)}", f"label = {text(theme.label)}"]
+        lines += [f"description = {text(theme.description)}", "[themes.terms]"]
+        lines += [f"{language} = [{', '.join(map(text, terms))}]" for language, terms in theme.terms.items()]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Dictionary scores per segment
+
+
+def normalise_for_matching(text: str) -> str:
+    """The form both terms and texts are matched in: lowercased, Arabic variants folded, French
+    elisions split off, dashes and slashes as spaces (so "sud-sud" finds "Sud Sud")."""
+    return _DASHES.sub(" ", normalise_for_words(text))
+
+
+def _term_pattern(term: str) -> str:
+    words = normalise_for_matching(term).split()
+    first = words[0]
+    if _ARABIC_LETTER.match(first):
+        if first.startswith(_ARABIC_ARTICLE) and len(first) - len(_ARABIC_ARTICLE) >= _MIN_ARABIC_STEM:
+            first = first[len(_ARABIC_ARTICLE) :]
+        if len(first) >= _MIN_ARABIC_STEM:
+            words[0] = _ARABIC_PROCLITICS + re.escape(first)
+        else:
+            words[0] = "[وف]?" + re.escape(first)
+    else:
+        words[0] = re.escape(first)
+    return r"\s+".join([words[0], *(re.escape(word) for word in words[1:])])
+
+
+def theme_patterns(codebook: Codebook) -> dict[str, re.Pattern[str]]:
+    """One compiled regex per theme; longest terms first so a phrase counts once, not per word."""
+    patterns = {}
+    for theme in codebook.themes:
+        alternatives = sorted({_term_pattern(term) for term in theme.all_terms()}, key=len, reverse=True)
+        patterns[theme.key] = re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+    return patterns
+
+
+def dictionary_scores(texts: Sequence[str], codebook: Codebook) -> pd.DataFrame:
+    """Term matches per 100 words, one column per theme, one row per text (index as given).
+
+    Matching is on word boundaries after `normalise_for_matching`, multiword terms allowing any
+    whitespace between words. Dividing by length keeps long and short segments comparable.
+    """
+    patterns = theme_patterns(codebook)
+    rows = np.zeros((len(texts), len(patterns)), dtype=np.float64)
+    for row, text in enumerate(texts):
+        normalised = normalise_for_matching(text or "")
+        n_words = len(_WORD.findall(normalised))
+        if n_words == 0:
+            continue
+        for column, pattern in enumerate(patterns.values()):
+            rows[row, column] = 100.0 * len(pattern.findall(normalised)) / n_words
+    index = texts.index if isinstance(texts, pd.Series) else None
+    return pd.DataFrame(rows, columns=list(patterns), index=index)
+
+
+def best_dictionary_theme(scores: pd.DataFrame) -> pd.DataFrame:
+    """Columns `dict_theme` (highest-scoring theme, `other` when nothing matched; ties go to the
+    theme listed first in the codebook) and `dict_theme_score`."""
+    if scores.shape[1] == 0:
+        return pd.DataFrame({"dict_theme": OTHER, "dict_theme_score": 0.0}, index=scores.index)
+    values = scores.to_numpy()
+    best = values.argmax(axis=1)
+    best_score = values[np.arange(len(values)), best] if len(values) else np.zeros(0)
+    themes = np.where(best_score > 0, np.asarray(scores.columns, dtype=object)[best], OTHER)
+    return pd.DataFrame({"dict_theme": themes, "dict_theme_score": best_score}, index=scores.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# Topic → theme
+
+
+COSINE_WEIGHT = 0.5  # weight of the embedding cosine against the dictionary share
+MAX_DOCS_ENCODED = 64  # segments per topic encoded when no centroid is given
+
+
+def map_topics_to_themes(
+    topic_docs: Mapping[int, Sequence[str]],
+    codebook: Codebook,
+    *,
+    encoder: Encoder | None = None,
+    topic_embeddings: Mapping[int, np.ndarray] | None = None,
+    min_score: float = 0.05,
+) -> pd.DataFrame:
+    """Each topic's best theme and score, or `other` when the score is below `min_score`.
+
+    `topic_docs` maps a topic to its segments (or to its top words: any texts that stand for it).
+    For topic t and theme h:
+
+        dict_share(t, h) = Σ_segments score(h) / Σ_segments Σ_themes score   (0 when nothing matched)
+        cosine(t, h)     = max(0, cos(centroid(t), embed(label + description + terms of h)))
+        theme_score      = w · cosine + (1 − w) · dict_share   with w = COSINE_WEIGHT, encoder given
+                         = dict_share                           without an encoder
+
+    The centroid is `topic_embeddings[t]` when given (it must come from the same encoder), else
+    the mean embedding of up to MAX_DOCS_ENCODED of the topic's texts. Topic -1 (outliers) is
+    always `other`. Columns: topic, theme, theme_score, dict_share, cosine (the last two for the
+    chosen theme, to show which evidence decided).
+    """
+    topics = list(topic_docs)
+    keys = codebook.keys
+    shares = np.zeros((len(topics), len(keys)))
+    for row, topic in enumerate(topics):
+        totals = dictionary_scores(list(topic_docs[topic]), codebook).sum(axis=0).to_numpy()
+        if totals.sum() > 0:
+            shares[row] = totals / totals.sum()
+    cosines = np.zeros_like(shares)
+    if encoder is not None and topics:
+        theme_vectors = _unit_rows(np.asarray(encoder.encode([theme.text() for theme in codebook.themes])))
+        centroids = np.vstack(
+            [
+                _topic_centroid(topic, topic_docs[topic], encoder, topic_embeddings, theme_vectors.shape[1])
+                for topic in topics
+            ]
+        )
+        cosines = np.clip(_unit_rows(centroids) @ theme_vectors.T, 0.0, None)
+        scores = COSINE_WEIGHT * cosines + (1 - COSINE_WEIGHT) * shares
+    else:
+        scores = shares
+    rows = []
+    for row, topic in enumerate(topics):
+        best = int(scores[row].argmax()) if keys else 0
+        score = float(scores[row, best]) if keys else 0.0
+        matched = topic != -1 and keys and score >= min_score
+        rows.append(
+            {
+                "topic": topic,
+                "theme": keys[best] if matched else OTHER,
+                "theme_score": round(score, 4) if topic != -1 else 0.0,
+                "dict_share": round(float(shares[row, best]), 4) if keys else 0.0,
+                "cosine": round(float(cosines[row, best]), 4) if keys else 0.0,
+            }
+        )
+    return pd.DataFrame(rows, columns=["topic", "theme", "theme_score", "dict_share", "cosine"])
+
+
+def _topic_centroid(
+    topic: int,
+    docs: Sequence[str],
+    encoder: Encoder,
+    topic_embeddings: Mapping[int, np.ndarray] | None,
+    dimension: int,
+) -> np.ndarray:
+    if topic_embeddings is not None and topic in topic_embeddings:
+        centroid = np.asarray(topic_embeddings[topic], dtype=np.float64)
+        if centroid.shape != (dimension,):
+            raise ValueError(
+                f"topic {topic}: centroid has shape {centroid.shape} but the encoder gives {dimension}-d vectors; "
+                "pass centroids of embeddings made by the same encoder, or none"
+            )
+        return centroid
+    sample = [doc for doc in docs if doc][:MAX_DOCS_ENCODED]
+    if not sample:
+        return np.zeros(dimension)
+    return np.asarray(encoder.encode(sample), dtype=np.float64).mean(axis=0)
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1.0, norms)

@@ -1,0 +1,662 @@
+"""BERTopic assembled for multilingual news: fit, topic words per language, themes, save and load.
+
+`fit_topics` fits BERTopic on the original segments (duplicates get their original's topic),
+names every topic with its top words in each language present, maps it to a codebook theme and
+returns the fitted BERTopic object itself, so every BERTopic method stays available.
+
+Scaling rules (n = number of segments fitted, i.e. without duplicates):
+
+    min_topic_size (HDBSCAN min_cluster_size) = clamp(round(n / 100), 5, 50)
+    n_neighbors (UMAP)                         = clamp(round(sqrt(n)), 5, 15), and < n
+    n_components (UMAP)                        = config.n_components, and <= n - 2
+
+Settings given in `TopicConfig` win over the rules. Below TINY_CORPUS segments UMAP's spectral
+layout and HDBSCAN's density estimates are meaningless, so a degraded path is taken instead —
+no reduction, KMeans with k = clamp(n // 10, 1, 3) on the embeddings — announced with a
+`DegradedTopicModelWarning` and recorded in `TopicResult.info["degraded"]`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import shutil
+import tempfile
+import unicodedata
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from bertopic import BERTopic
+from bertopic.backend import BaseEmbedder
+from bertopic.dimensionality import BaseDimensionalityReduction
+from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+from bertopic.vectorizers import ClassTfidfTransformer
+from hdbscan import HDBSCAN
+from scipy import sparse
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import CountVectorizer
+from umap import UMAP
+
+from analysis.config import CorpusConfig, TopicConfig
+from analysis.themes import (
+    OTHER,
+    Codebook,
+    Encoder,
+    best_dictionary_theme,
+    codebook_to_toml,
+    dictionary_scores,
+    load_codebook,
+)
+from analysis.themes import map_topics_to_themes as _map_topics_to_themes
+from analysis.vectorize import make_vectorizer, normalise_arabic, tokenize_words
+
+TINY_CORPUS = 30  # below this many fitted segments the degraded path is taken
+ZEROSHOT_MIN_SIMILARITY = 0.5  # used while TopicConfig has no `zeroshot_min_similarity`
+OUTLIER_STRATEGY = "embeddings"  # used while TopicConfig has no `outlier_strategy`
+LABEL_MIN_LANGUAGE_SHARE = 0.10  # a language shows in a topic's label from this share on
+LABEL_WORDS_PER_LANGUAGE = 3
+MMR_DIVERSITY = 0.3
+OUTLIER_LABEL = "outliers"
+
+TOPIC_COLUMNS_START = ["topic", "size", "label", "words"]
+TOPIC_COLUMNS_END = ["languages", "theme", "theme_score"]
+SEGMENT_TOPIC_COLUMNS = [
+    "segment_id",
+    "topic",
+    "topic_label",
+    "theme",
+    "theme_score",
+    "dict_theme",
+    "dict_theme_score",
+]
+_BERTOPIC_FOLDER = "bertopic"
+_LOGGER = logging.getLogger("BERTopic")
+
+
+class DegradedTopicModelWarning(UserWarning):
+    """The corpus is too small for UMAP + HDBSCAN; a simpler documented model was fitted."""
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    """A fitted topic model and its tables.
+
+    `topics`: one row per topic (columns topic, size, label, words, words_<lang>…, languages,
+    theme, theme_score); `segment_topics`: one row per input segment (SEGMENT_TOPIC_COLUMNS);
+    `info`: scaling, degraded path, representation and counts, as recorded in the manifest;
+    `codebook`: the codebook the themes come from.
+    """
+
+    model: BERTopic
+    topics: pd.DataFrame
+    segment_topics: pd.DataFrame
+    info: dict[str, Any]
+    codebook: Codebook | None = None
+
+
+@dataclass(frozen=True)
+class ModelScale:
+    """The corpus-size-dependent settings actually used; `degraded` is "" or why it was taken."""
+
+    n_segments: int
+    min_topic_size: int
+    n_neighbors: int
+    n_components: int
+    degraded: str = ""
+    n_clusters: int = 0  # KMeans k on the degraded path
+
+
+def _clamp(value: float, low: int, high: int) -> int:
+    return int(min(max(round(value), low), high))
+
+
+def scale_parameters(n_segments: int, config: TopicConfig) -> ModelScale:
+    """UMAP/HDBSCAN settings for `n_segments` following the module's scaling rules."""
+    if n_segments < 1:
+        raise ValueError("no segments to fit a topic model on; the corpus stage produced none")
+    min_topic_size = config.min_topic_size or _clamp(n_segments / 100, 5, 50)
+    n_neighbors = config.n_neighbors or _clamp(math.sqrt(n_segments), 5, 15)
+    n_neighbors = max(2, min(n_neighbors, n_segments - 1))
+    n_components = max(1, min(config.n_components, n_segments - 2))
+    if n_segments < TINY_CORPUS:
+        return ModelScale(
+            n_segments,
+            min_topic_size,
+            n_neighbors,
+            n_components,
+            degraded=(
+                f"only {n_segments} segments (< {TINY_CORPUS}): UMAP and HDBSCAN need more, so topics come "
+                f"from KMeans (k = {_clamp(n_segments // 10, 1, 3)}) on the unreduced embeddings"
+            ),
+            n_clusters=_clamp(n_segments // 10, 1, 3),
+        )
+    return ModelScale(n_segments, min_topic_size, n_neighbors, n_components)
+
+
+class EncoderEmbedder(BaseEmbedder):
+    """Lets BERTopic embed words and theme descriptions with an `analysis.embed` encoder."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
+        return np.asarray(self.encoder.encode(list(documents)), dtype=np.float32)
+
+
+def _representation_model(config: TopicConfig, embedding_model: BaseEmbedder | None) -> Any:
+    if config.representation == "ctfidf" or embedding_model is None:
+        return None
+    keybert = KeyBERTInspired(top_n_words=config.top_n_words, random_state=config.seed)
+    mmr = MaximalMarginalRelevance(diversity=MMR_DIVERSITY, top_n_words=config.top_n_words)
+    choices = {"keybert": keybert, "mmr": mmr, "keybert+mmr": [keybert, mmr]}
+    if config.representation not in choices:
+        raise ValueError(
+            f"[topics] representation = {config.representation!r} is not one of {', '.join(choices)}, 'ctfidf'"
+        )
+    return choices[config.representation]
+
+
+def build_topic_model(
+    n_segments: int,
+    config: TopicConfig,
+    *,
+    codebook: Codebook,
+    vectorizer: CountVectorizer,
+    embedding_model: BaseEmbedder | None = None,
+) -> BERTopic:
+    """An unfitted BERTopic with UMAP/HDBSCAN scaled to `n_segments` (see the module docstring).
+
+    Zero-shot mode offers each theme's description as a topic; guided mode seeds one topic per
+    theme with its terms. Both need `embedding_model` to embed those texts. KeyBERTInspired and
+    MMR representations also need it; without one, topic words are plain c-TF-IDF.
+    """
+    scale = scale_parameters(n_segments, config)
+    if config.mode != "unsupervised" and embedding_model is None:
+        raise ValueError(
+            f"[topics] mode = {config.mode!r} embeds the codebook's themes and needs an encoder; "
+            "pass encoder=… (see analysis.embed.load_encoder) or set mode = 'unsupervised'"
+        )
+    if scale.degraded:
+        reducer: Any = BaseDimensionalityReduction()
+        clusterer: Any = KMeans(n_clusters=scale.n_clusters, n_init=10, random_state=config.seed)
+    else:
+        reducer = UMAP(
+            n_neighbors=scale.n_neighbors,
+            n_components=scale.n_components,
+            min_dist=0.0,
+            metric="cosine",
+            random_state=config.seed,
+        )
+        clusterer = HDBSCAN(
+            min_cluster_size=scale.min_topic_size,
+            metric="euclidean",
+            cluster_selection_method="eom",
+            prediction_data=True,
+        )
+    return BERTopic(
+        embedding_model=embedding_model,
+        umap_model=reducer,
+        hdbscan_model=clusterer,
+        vectorizer_model=vectorizer,
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        representation_model=_representation_model(config, embedding_model),
+        top_n_words=config.top_n_words,
+        min_topic_size=scale.min_topic_size,
+        nr_topics=config.nr_topics,
+        calculate_probabilities=False,
+        language="multilingual",  # "english" would strip every non-ASCII letter before c-TF-IDF
+        zeroshot_topic_list=(
+            [theme.description for theme in codebook.themes] if config.mode == "zeroshot" else None
+        ),
+        zeroshot_min_similarity=getattr(config, "zeroshot_min_similarity", ZEROSHOT_MIN_SIMILARITY),
+        seed_topic_list=[theme.all_terms() for theme in codebook.themes] if config.mode == "guided" else None,
+    )
+
+
+def fit_topics(
+    segments: pd.DataFrame,
+    embeddings: np.ndarray,
+    config: TopicConfig,
+    *,
+    codebook: Codebook,
+    encoder: Encoder | None = None,
+    languages: Sequence[str] = CorpusConfig.languages,
+) -> TopicResult:
+    """Fit BERTopic on the original segments and build the topic and segment tables.
+
+    `embeddings[i]` is the embedding of `segments.iloc[i]`. Only rows with `duplicate_of == ""`
+    are fitted; duplicates receive their original's topic. `languages` decides the `words_<lang>`
+    columns (one per language, empty where a topic has no segment in that language).
+    """
+    _check_inputs(segments, embeddings)
+    duplicate_of = segments["duplicate_of"].fillna("").astype(str) if "duplicate_of" in segments else None
+    original = (duplicate_of == "").to_numpy() if duplicate_of is not None else np.ones(len(segments), bool)
+    fitted = segments.loc[original]
+    texts = fitted["text"].fillna("").astype(str).tolist()
+    fit_embeddings = np.asarray(embeddings)[original]
+    if not texts:
+        raise ValueError("every segment is marked as a duplicate (duplicate_of != ''); nothing to fit")
+
+    if encoder is not None and config.mode != "unsupervised":
+        dimension = np.asarray(encoder.encode([codebook.themes[0].label])).shape[1]
+        if dimension != fit_embeddings.shape[1]:
+            raise ValueError(
+                f"mode {config.mode!r} compares the segment embeddings ({fit_embeddings.shape[1]}-d) with the "
+                f"encoder's embeddings of the codebook ({dimension}-d); embed the segments with the same encoder"
+            )
+    scale = scale_parameters(len(texts), config)
+    if scale.degraded:
+        warnings.warn(scale.degraded, DegradedTopicModelWarning, stacklevel=2)
+    embedding_model = EncoderEmbedder(encoder) if encoder is not None else None
+    # BERTopic fits its vectorizer on one joined document per topic: min_df would count topics.
+    vectorizer = make_vectorizer(len(texts), min_df=1)
+    model = build_topic_model(
+        len(texts), config, codebook=codebook, vectorizer=vectorizer, embedding_model=embedding_model
+    )
+    with _quiet_bertopic():
+        assigned = [int(topic) for topic in model.fit_transform(texts, fit_embeddings)[0]]
+        outliers_before = sum(topic == -1 for topic in assigned)
+        strategy = getattr(config, "outlier_strategy", OUTLIER_STRATEGY)
+        if config.reduce_outliers and outliers_before and not scale.degraded and len(set(assigned)) > 1:
+            assigned = [
+                int(t)
+                for t in model.reduce_outliers(texts, assigned, strategy=strategy, embeddings=fit_embeddings)
+            ]
+            model.update_topics(
+                texts,
+                topics=assigned,
+                top_n_words=config.top_n_words,
+                vectorizer_model=model.vectorizer_model,
+                ctfidf_model=model.ctfidf_model,
+                representation_model=model.representation_model,
+            )
+            model.topic_embeddings_ = _centroids(fit_embeddings, np.asarray(assigned))
+    assigned_array = np.asarray(assigned)
+    fitted_languages = (
+        fitted["language"].fillna("und").astype(str).to_numpy()
+        if "language" in fitted
+        else np.full(len(texts), "und")
+    )
+
+    topics = _topic_table(model, texts, assigned_array, fitted_languages, languages, config)
+    topics = _add_themes(topics, model, texts, assigned_array, fit_embeddings, codebook, encoder, config)
+    segment_topics = _segment_table(segments, original, assigned_array, topics, codebook)
+
+    info = {
+        "n_segments": len(segments),
+        "n_fitted": len(texts),
+        "n_duplicates": int((~original).sum()),
+        "min_topic_size": scale.min_topic_size,
+        "n_neighbors": scale.n_neighbors,
+        "n_components": scale.n_components,
+        "degraded": scale.degraded,
+        "n_clusters_degraded": scale.n_clusters,
+        "mode": config.mode,
+        "representation": config.representation if model.representation_model is not None else "ctfidf",
+        "representation_note": ""
+        if model.representation_model is not None or config.representation == "ctfidf"
+        else f"{config.representation} needs an encoder; none was given, so topic words are plain c-TF-IDF",
+        "n_topics": int((topics["topic"] >= 0).sum()),
+        "outliers_before_reduction": outliers_before,
+        "outlier_share": float(np.mean(assigned_array == -1)),
+        "reduce_outliers": bool(config.reduce_outliers),
+        "outlier_strategy": strategy if config.reduce_outliers else "",
+        "languages": list(languages),
+        "seed": config.seed,
+        "config": dataclasses.asdict(config),
+        "encoder": dict(getattr(encoder, "identity", {}) or {}) if encoder is not None else {},
+        "codebook": f"{codebook.name} {codebook.version}",
+    }
+    return TopicResult(
+        model=model, topics=topics, segment_topics=segment_topics, info=info, codebook=codebook
+    )
+
+
+def _check_inputs(segments: pd.DataFrame, embeddings: np.ndarray) -> None:
+    missing = [column for column in ("segment_id", "text") if column not in segments.columns]
+    if missing:
+        raise ValueError(
+            f"segments lack column(s) {missing}; build them with analysis.corpus (see docs/architecture.md)"
+        )
+    embeddings = np.asarray(embeddings)
+    if embeddings.ndim != 2 or embeddings.shape[0] != len(segments):
+        rows = embeddings.shape[0] if embeddings.ndim >= 1 else 0
+        raise ValueError(
+            f"embeddings have {rows} rows (shape {embeddings.shape}) but segments has {len(segments)} rows; "
+            "embed exactly segments['text'], in order, one row per segment"
+        )
+    if segments["segment_id"].duplicated().any():
+        first = segments.loc[segments["segment_id"].duplicated(), "segment_id"].iloc[0]
+        raise ValueError(f"segment_id {first!r} occurs more than once; segment ids must be unique")
+
+
+@contextlib.contextmanager
+def _quiet_bertopic() -> Iterator[None]:
+    """BERTopic logs advice (e.g. on saving without an embedding model) that does not apply here:
+    the encoder is recorded in our own encoder.json."""
+    level = _LOGGER.level
+    _LOGGER.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        _LOGGER.setLevel(level)
+
+
+def _centroids(embeddings: np.ndarray, topics: np.ndarray) -> np.ndarray:
+    """Mean embedding per topic in sorted topic order (-1 first), as BERTopic computes them."""
+    return np.vstack([embeddings[topics == topic].mean(axis=0) for topic in sorted(set(topics.tolist()))])
+
+
+# ---------------------------------------------------------------------------------------------
+# Topic words per language and labels
+
+
+def words_per_language(
+    texts: Sequence[str],
+    topics: np.ndarray,
+    segment_languages: np.ndarray,
+    vectorizer: CountVectorizer,
+    *,
+    top_n: int = 10,
+) -> dict[tuple[int, str], list[str]]:
+    """(topic, language) → top words of that topic computed from that language's segments only.
+
+    c-TF-IDF restricted to one language: per-topic word counts from the language's segments, then
+    class TF-IDF across topics (so words every topic of that language uses are down-weighted).
+    Uses the fitted topic-model vectorizer, hence the same normalisation and stop lists.
+    """
+    counts = vectorizer.transform(list(texts)).tocsr()
+    vocabulary = vectorizer.get_feature_names_out()
+    topic_ids = sorted(set(topics.tolist()))
+    position = {topic: row for row, topic in enumerate(topic_ids)}
+    words: dict[tuple[int, str], list[str]] = {}
+    for language in sorted(set(segment_languages.tolist())):
+        rows = np.flatnonzero(segment_languages == language)
+        indicator = sparse.csr_matrix(
+            (np.ones(len(rows)), ([position[t] for t in topics[rows]], np.arange(len(rows)))),
+            shape=(len(topic_ids), len(rows)),
+        )
+        per_topic = (indicator @ counts[rows]).tocsr()
+        used = np.flatnonzero(np.asarray(per_topic.sum(axis=0)).ravel() > 0)
+        if used.size == 0:
+            continue
+        per_topic = per_topic[:, used]
+        weights = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(per_topic).toarray()
+        present = per_topic.toarray() > 0
+        for topic, row in position.items():
+            order = [i for i in np.argsort(-weights[row], kind="stable") if present[row, i]][:top_n]
+            if order:
+                words[(topic, language)] = [str(vocabulary[used[i]]) for i in order]
+    return words
+
+
+def surface_forms(texts: Sequence[str]) -> dict[str, str]:
+    """Normalised Arabic word → its most frequent spelling in `texts`.
+
+    The vectorizer folds ة into ه and أ into ا so that variants count as one word; shown to a
+    reader, "الشخصيه" looks misspelt, so labels and word lists show "الشخصية" instead.
+    """
+    spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for text in texts:
+        for word in tokenize_words(unicodedata.normalize("NFKC", text).lower()):
+            folded = normalise_arabic(word)
+            if folded != word:
+                spellings[folded][word] += 1
+    return {folded: counts.most_common(1)[0][0] for folded, counts in spellings.items()}
+
+
+def _display(words: Sequence[str], forms: dict[str, str]) -> list[str]:
+    return [" ".join(forms.get(token, token) for token in word.split()) for word in words]
+
+
+def _label_words(words: Sequence[str], n: int) -> list[str]:
+    """The first `n` words that add a token not already shown ("مركز البيانات" after "مركز",
+    "البيانات" adds nothing)."""
+    chosen: list[str] = []
+    shown: set[str] = set()
+    for word in words:
+        tokens = set(word.split())
+        if tokens <= shown:
+            continue
+        chosen.append(word)
+        shown |= tokens
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def _language_shares(languages: np.ndarray) -> list[tuple[str, float]]:
+    values, counts = np.unique(languages, return_counts=True)
+    shares = sorted(
+        zip(values.tolist(), (counts / counts.sum()).tolist(), strict=True), key=lambda p: (-p[1], p[0])
+    )
+    return [(str(language), float(share)) for language, share in shares]
+
+
+def _topic_table(
+    model: BERTopic,
+    texts: list[str],
+    topics: np.ndarray,
+    segment_languages: np.ndarray,
+    languages: Sequence[str],
+    config: TopicConfig,
+) -> pd.DataFrame:
+    per_language = words_per_language(
+        texts, topics, segment_languages, model.vectorizer_model, top_n=config.top_n_words
+    )
+    forms = surface_forms(texts)
+    per_language = {key: _display(words, forms) for key, words in per_language.items()}
+    rows = []
+    for topic in sorted(set(topics.tolist())):
+        mask = topics == topic
+        shares = _language_shares(segment_languages[mask])
+        model_words = _display([word for word, _ in (model.get_topic(topic) or []) if word], forms)
+        row: dict[str, Any] = {
+            "topic": topic,
+            "size": int(mask.sum()),
+            "label": _label(topic, shares, per_language, model_words),
+            "words": ", ".join(model_words),
+        }
+        for language in languages:
+            row[f"words_{language}"] = ", ".join(per_language.get((topic, language), []))
+        row["languages"] = " · ".join(f"{language} {share:.0%}" for language, share in shares)
+        rows.append(row)
+    columns = [*TOPIC_COLUMNS_START, *(f"words_{lang}" for lang in languages), "languages"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _label(
+    topic: int,
+    shares: list[tuple[str, float]],
+    per_language: dict[tuple[int, str], list[str]],
+    model_words: list[str],
+) -> str:
+    """ "3 · ar: سيادة, رقمية · fr: souveraineté, données": top words of each language holding at
+    least LABEL_MIN_LANGUAGE_SHARE of the topic's segments, largest language first."""
+    if topic == -1:
+        return OUTLIER_LABEL
+    parts = [
+        f"{language}: {', '.join(_label_words(per_language[(topic, language)], LABEL_WORDS_PER_LANGUAGE))}"
+        for language, share in shares
+        if share >= LABEL_MIN_LANGUAGE_SHARE and (topic, language) in per_language
+    ]
+    if not parts:
+        parts = [", ".join(_label_words(model_words, LABEL_WORDS_PER_LANGUAGE)) or "(no words)"]
+    return " · ".join([str(topic), *parts])
+
+
+def _add_themes(
+    topics: pd.DataFrame,
+    model: BERTopic,
+    texts: list[str],
+    assigned: np.ndarray,
+    embeddings: np.ndarray,
+    codebook: Codebook,
+    encoder: Encoder | None,
+    config: TopicConfig,
+) -> pd.DataFrame:
+    """Theme per topic (see `analysis.themes.map_topics_to_themes`); zero-shot topics keep the
+    theme whose description created them."""
+    topic_docs = {topic: [texts[i] for i in np.flatnonzero(assigned == topic)] for topic in topics["topic"]}
+    centroids = None
+    if encoder is not None:
+        dimension = np.asarray(encoder.encode([codebook.themes[0].label])).shape[1]
+        if embeddings.shape[1] == dimension:  # the segment embeddings come from this encoder
+            centroids = {topic: embeddings[assigned == topic].mean(axis=0) for topic in topic_docs}
+    mapping = _map_topics_to_themes(
+        topic_docs, codebook, encoder=encoder, topic_embeddings=centroids, min_score=config.min_theme_score
+    )
+    if config.mode == "zeroshot":
+        by_description = {theme.description: theme.key for theme in codebook.themes}
+        for row, topic in enumerate(mapping["topic"]):
+            zeroshot_theme = by_description.get(model.topic_labels_.get(topic, ""))
+            if zeroshot_theme is not None:
+                mapping.loc[row, "theme"] = zeroshot_theme
+    merged = topics.merge(
+        mapping[["topic", "theme", "theme_score"]], on="topic", how="left", validate="one_to_one"
+    )
+    merged.loc[merged["topic"] == -1, ["theme", "theme_score"]] = [OTHER, 0.0]
+    return merged
+
+
+def _segment_table(
+    segments: pd.DataFrame,
+    original: np.ndarray,
+    assigned: np.ndarray,
+    topics: pd.DataFrame,
+    codebook: Codebook,
+) -> pd.DataFrame:
+    """Topic and theme per input segment; a duplicate takes the topic of the original it names
+    (following chains of duplicates)."""
+    segment_ids = segments["segment_id"].astype(str).to_numpy()
+    topic_of = dict(zip(segment_ids[original].tolist(), assigned.tolist(), strict=True))
+    duplicate_of = (
+        segments["duplicate_of"].fillna("").astype(str).to_numpy()
+        if "duplicate_of" in segments
+        else np.full(len(segments), "")
+    )
+    pointer = dict(zip(segment_ids.tolist(), duplicate_of.tolist(), strict=True))
+    segment_topic = []
+    for segment_id, target in zip(segment_ids.tolist(), duplicate_of.tolist(), strict=True):
+        seen = {segment_id}
+        while target and target not in topic_of:
+            if target not in pointer or target in seen:
+                raise ValueError(
+                    f"segment {segment_id!r}: duplicate_of {target!r} names no original segment in this table; "
+                    "rebuild the segments with analysis.corpus or clear duplicate_of"
+                )
+            seen.add(target)
+            target = pointer[target]
+        segment_topic.append(topic_of[target] if target else topic_of[segment_id])
+    table = pd.DataFrame({"segment_id": segment_ids, "topic": segment_topic})
+    table = table.merge(
+        topics[["topic", "label", "theme", "theme_score"]].rename(columns={"label": "topic_label"}),
+        on="topic",
+        how="left",
+        validate="many_to_one",
+    )
+    dictionary = best_dictionary_theme(
+        dictionary_scores(segments["text"].fillna("").astype(str).tolist(), codebook)
+    )
+    table["dict_theme"] = dictionary["dict_theme"].to_numpy()
+    table["dict_theme_score"] = dictionary["dict_theme_score"].round(4).to_numpy()
+    return table[SEGMENT_TOPIC_COLUMNS]
+
+
+# ---------------------------------------------------------------------------------------------
+# Save and load
+
+
+def _local_model_folder(identity: dict[str, Any]) -> str | None:
+    """The encoder's model as a local folder string, when it is one: only such a pointer is safe
+    to store for BERTopic, whose `load` would otherwise try the Hugging Face Hub."""
+    for key in ("path", "folder", "name", "model"):
+        value = identity.get(key)
+        if isinstance(value, str) and value and Path(value).is_dir():
+            return str(Path(value).resolve())
+    return None
+
+
+def save_topic_model(result: TopicResult, folder: str | Path) -> Path:
+    """Write the model (safetensors; no pickle) and its tables into `folder`.
+
+    Layout: bertopic/ (BERTopic's own safetensors save with c-TF-IDF), topics.csv,
+    segment_topics.parquet, config.json (TopicConfig and fit info), codebook.toml, encoder.json.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    encoder_identity = result.info.get("encoder", {})
+    with _quiet_bertopic():
+        result.model.save(
+            folder / _BERTOPIC_FOLDER,
+            serialization="safetensors",
+            save_ctfidf=True,
+            save_embedding_model=_local_model_folder(encoder_identity) or False,
+        )
+    result.topics.to_csv(folder / "topics.csv", index=False, encoding="utf-8")
+    result.segment_topics.to_parquet(folder / "segment_topics.parquet", index=False)
+    (folder / "config.json").write_text(
+        json.dumps({"info": result.info}, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+    )
+    (folder / "encoder.json").write_text(
+        json.dumps(encoder_identity, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+    )
+    if result.codebook is None:
+        raise ValueError("this TopicResult carries no codebook; build it with fit_topics or load_topic_model")
+    (folder / "codebook.toml").write_text(codebook_to_toml(result.codebook), encoding="utf-8")
+    return folder
+
+
+def load_topic_model(folder: str | Path, *, encoder: Encoder | None = None) -> TopicResult:
+    """Read what `save_topic_model` wrote, with no network access.
+
+    The loaded BERTopic has no UMAP/HDBSCAN (they are not saved as safetensors): its `transform`
+    assigns each document to the topic whose centroid embedding is most similar. Pass the same
+    `encoder` to let it embed new texts itself; otherwise pass embeddings to `transform`.
+    """
+    folder = Path(folder)
+    needed = [_BERTOPIC_FOLDER, "topics.csv", "segment_topics.parquet", "config.json", "codebook.toml"]
+    missing = [name for name in needed if not (folder / name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} is not a saved topic model: missing {missing}; save one with save_topic_model(result, folder)"
+        )
+    model = _load_bertopic(folder / _BERTOPIC_FOLDER, encoder)
+    # BERTopic restores a plain CountVectorizer without our normaliser and tokenizer; put them back.
+    fresh = make_vectorizer(1, min_df=1)
+    model.vectorizer_model.set_params(preprocessor=fresh.preprocessor, tokenizer=fresh.tokenizer)
+    topics = pd.read_csv(folder / "topics.csv", keep_default_na=False, encoding="utf-8")
+    segment_topics = pd.read_parquet(folder / "segment_topics.parquet")
+    info = json.loads((folder / "config.json").read_text(encoding="utf-8"))["info"]
+    info["loaded_from"] = str(folder)
+    codebook = load_codebook(folder / "codebook.toml")
+    return TopicResult(
+        model=model, topics=topics, segment_topics=segment_topics, info=info, codebook=codebook
+    )
+
+
+def _load_bertopic(path: Path, encoder: Encoder | None) -> BERTopic:
+    embedding_model = EncoderEmbedder(encoder) if encoder is not None else None
+    saved = json.loads((path / "config.json").read_text(encoding="utf-8")).get("embedding_model")
+    with _quiet_bertopic():
+        if saved is None or Path(saved).is_dir():
+            return BERTopic.load(str(path), embedding_model=embedding_model)
+        # The stored local model folder is gone: BERTopic would look it up on the Hub. Load a
+        # copy without the pointer instead (the folder itself is left untouched).
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch) / path.name
+            shutil.copytree(path, copy)
+            config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
+            config.pop("embedding_model")
+            (copy / "config.json").write_text(json.dumps(config), encoding="utf-8")
+            return BERTopic.load(str(copy), embedding_model=embedding_model)

@@ -1,0 +1,268 @@
+"""The theme codebook: packaged content, strict validation, dictionary scores, topic→theme mapping."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from analysis.themes import (
+    COSINE_WEIGHT,
+    OTHER,
+    PACKAGED_CODEBOOK,
+    CodebookError,
+    best_dictionary_theme,
+    codebook_to_toml,
+    dictionary_scores,
+    load_codebook,
+    map_topics_to_themes,
+    normalise_for_matching,
+)
+
+EXPECTED_THEMES = [
+    "sovereignty", "infrastructure", "ethics_trust", "partnerships_diplomacy", "language_culture",
+    "skills_education", "economy_startups", "public_services", "sectors", "geopolitics_competition",
+]  # fmt: skip
+ARABIC = re.compile("[\u0621-\u064a]")
+
+
+@pytest.fixture(scope="module")
+def codebook():
+    return load_codebook()
+
+
+# ---------------------------------------------------------------------------------------------
+# The packaged codebook
+
+
+def test_packaged_codebook_has_the_ten_themes_in_four_languages(codebook) -> None:
+    assert codebook.keys == EXPECTED_THEMES
+    assert codebook.source == str(PACKAGED_CODEBOOK)
+    for theme in codebook.themes:
+        assert theme.label and len(theme.description) > 40
+        assert set(theme.terms) == {"en", "fr", "ar", "darija"}
+        for language, terms in theme.terms.items():
+            assert 8 <= len(terms) <= 20, (theme.key, language, len(terms))
+            assert len(set(terms)) == len(terms), (theme.key, language)
+        assert all(ARABIC.search(term) for term in theme.terms["ar"]), theme.key
+        assert sum(bool(ARABIC.search(term)) for term in theme.terms["darija"]) >= 6, theme.key
+
+
+def test_no_term_belongs_to_two_themes(codebook) -> None:
+    owner: dict[str, str] = {}
+    for theme in codebook.themes:
+        for term in {normalise_for_matching(term).strip() for term in theme.all_terms()}:
+            assert owner.setdefault(term, theme.key) == theme.key, f"{term!r}: {owner[term]} and {theme.key}"
+
+
+def test_concepts_list_every_term_of_every_theme(codebook) -> None:
+    concepts = codebook.concepts()
+    assert list(concepts) == EXPECTED_THEMES
+    assert "مراكز البيانات" in concepts["infrastructure"] and "sécheresse" in concepts["sectors"]
+    assert sum(map(len, concepts.values())) == sum(len(t.all_terms()) for t in codebook.themes)
+
+
+def test_codebook_round_trips_through_toml(codebook, tmp_path: Path) -> None:
+    path = tmp_path / "copy.toml"
+    path.write_text(codebook_to_toml(codebook), encoding="utf-8")
+    again = load_codebook(path)
+    assert again.themes == codebook.themes
+    assert (again.name, again.version, again.description) == (
+        codebook.name,
+        codebook.version,
+        codebook.description,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: each error names the file, the theme and the field
+
+VALID_THEME = """
+[[themes]]
+key = "sovereignty"
+label = "Sovereignty"
+description = "National control over data."
+[themes.terms]
+en = ["digital sovereignty"]
+fr = ["souveraineté numérique"]
+"""
+
+
+def write_codebook(tmp_path: Path, themes: str, head: str = 'name = "mine"\nversion = "1"\n') -> Path:
+    path = tmp_path / "codebook.toml"
+    path.write_text(head + themes, encoding="utf-8")
+    return path
+
+
+def test_a_minimal_valid_codebook_loads(tmp_path: Path) -> None:
+    codebook = load_codebook(write_codebook(tmp_path, VALID_THEME))
+    assert codebook.keys == ["sovereignty"]
+    assert codebook.themes[0].terms == {"en": ("digital sovereignty",), "fr": ("souveraineté numérique",)}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('fr = ["souveraineté numérique"]', "fr = []"), r"theme 'sovereignty', field 'terms\.fr': the term list is empty"),
+        (('label = "Sovereignty"', 'label = "Sovereignty"\ncolour = "red"'), r"theme 'sovereignty', field 'colour': unknown field"),
+        (('description = "National control over data."\n', ""), r"theme 'sovereignty', field 'description': missing"),
+        (('description = "National control over data."', 'description = "  "'), r"theme 'sovereignty', field 'description': must be a non-empty"),
+        (("fr = [", "fra = ["), r"theme 'sovereignty', field 'terms\.fra': unknown language; valid: en, fr, ar"),
+        (('key = "sovereignty"', 'key = "other"'), r"field 'key': 'other' must be .*\(reserved for no match\)"),
+        (('en = ["digital sovereignty"]', 'en = ["digital sovereignty", ""]'), r"field 'terms\.en': every term must be a non-empty string"),
+    ],
+)  # fmt: skip
+def test_bad_theme_names_file_theme_field_and_fix(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    path = write_codebook(tmp_path, VALID_THEME.replace(*change))
+    with pytest.raises(CodebookError, match=expected) as error:
+        load_codebook(path)
+    assert str(path) in str(error.value)
+
+
+def test_duplicate_theme_keys_name_both_positions(tmp_path: Path) -> None:
+    path = write_codebook(tmp_path, VALID_THEME + VALID_THEME)
+    with pytest.raises(
+        CodebookError, match=r"theme 'sovereignty', field 'key': declared twice \(themes #1 and #2\)"
+    ):
+        load_codebook(path)
+
+
+def test_top_level_problems_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(CodebookError, match=r"unknown top-level field\(s\) \['theme'\]"):
+        load_codebook(
+            write_codebook(
+                tmp_path,
+                VALID_THEME.replace("[[themes]]", "[[theme]]").replace("themes.terms", "theme.terms"),
+            )
+        )
+    with pytest.raises(CodebookError, match="missing top-level field 'version'"):
+        load_codebook(write_codebook(tmp_path, VALID_THEME, head='name = "mine"\n'))
+    with pytest.raises(CodebookError, match="not valid UTF-8 TOML"):
+        load_codebook(write_codebook(tmp_path, "[[themes]\n"))
+    with pytest.raises(CodebookError, match="does not exist"):
+        load_codebook(tmp_path / "missing.toml")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dictionary scores
+
+
+def test_dictionary_scores_are_matches_per_100_words(codebook) -> None:
+    texts = [
+        "Les agriculteurs face à la sécheresse",  # 2 sector terms in 6 words
+        "The new data centre needs more computing power",  # 2 infrastructure terms in 8 words
+        "Nothing to see here",
+        "",
+    ]
+    scores = dictionary_scores(texts, codebook)
+    assert list(scores.columns) == EXPECTED_THEMES
+    assert scores.loc[0, "sectors"] == pytest.approx(100 * 2 / 6)
+    assert scores.loc[1, "infrastructure"] == pytest.approx(100 * 2 / 8)
+    assert scores.loc[[2, 3]].to_numpy().sum() == 0
+    assert scores.drop(columns="sectors").loc[0].sum() == 0
+
+
+def test_matching_handles_arabic_clitics_spelling_variants_and_boundaries(codebook) -> None:
+    scores = dictionary_scores(
+        [
+            "وللبيانات الشخصيه حماية",  # ل + ال clitics, ة written ه: "البيانات الشخصية"
+            "إفتتاح مركز   البيانات\nبالرباط",  # multiword term across a run of spaces
+            "l'irrigation et l’eau",  # French elision, both apostrophes
+            "beaucoup de bureaux",  # "eau" inside words must not match
+            "ما كاينش",  # Darija "not": the term "الما" (water) must not match it
+            "الما قليل هاد العام",  # … but the word itself does
+            "coopération Sud-Sud",  # hyphen matches the spaced term
+        ],
+        codebook,
+    )
+    assert scores.loc[0, "ethics_trust"] > 0
+    assert scores.loc[1, "infrastructure"] == pytest.approx(100 * 1 / 4)
+    assert scores.loc[2, "sectors"] == pytest.approx(100 * 2 / 3)
+    assert scores.loc[3].sum() == 0
+    assert scores.loc[4].sum() == 0
+    assert scores.loc[5, "sectors"] == pytest.approx(100 * 1 / 4)
+    assert scores.loc[6, "partnerships_diplomacy"] == pytest.approx(100 * 1 / 3)
+
+
+def test_a_phrase_counts_once_not_once_per_word(codebook) -> None:
+    scores = dictionary_scores(["protection des données personnelles"], codebook)
+    # "protection des données" and "données personnelles" overlap: one match, the longest first
+    assert scores.loc[0, "ethics_trust"] == pytest.approx(100 * 1 / 4)
+
+
+def test_best_dictionary_theme_picks_the_highest_or_other(codebook) -> None:
+    scores = dictionary_scores(
+        ["sécheresse et irrigation, data centre", "rien", "الجامعات والمهندسين"], codebook
+    )
+    best = best_dictionary_theme(scores)
+    assert best["dict_theme"].tolist() == ["sectors", OTHER, "skills_education"]
+    assert best["dict_theme_score"].tolist() == pytest.approx([100 * 2 / 5, 0.0, 100 * 2 / 2])
+
+
+# ---------------------------------------------------------------------------------------------
+# Topic → theme
+
+
+class KeywordEncoder:
+    """One axis per marker word; a text without any marker is the zero vector (cosine 0)."""
+
+    MARKERS: ClassVar[dict[str, str]] = {
+        "infrastructure": "supercomputer",
+        "sectors": "drought",
+        "ethics_trust": "deepfake",
+    }
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        rows = np.array([[float(word in text.lower()) for word in self.MARKERS.values()] for text in texts])
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows / np.where(norms == 0, 1.0, norms)
+
+
+def test_topics_map_by_dictionary_share_without_an_encoder(codebook) -> None:
+    mapping = map_topics_to_themes(
+        {
+            -1: ["sécheresse"],
+            0: ["Les centres de données et la fibre optique", "مراكز البيانات"],
+            1: ["sécheresse et agriculteurs", "centre de données"],  # 3 words each: 2 sector, 1 infra match
+            2: ["rien à signaler"],
+        },
+        codebook,
+        min_score=0.5,
+    )
+    assert mapping["theme"].tolist() == [OTHER, "infrastructure", "sectors", OTHER]
+    assert mapping["theme_score"].tolist() == pytest.approx([0.0, 1.0, 2 / 3, 0.0], abs=1e-4)
+
+
+def test_encoder_cosine_and_dictionary_share_are_combined(codebook) -> None:
+    for key, marker in KeywordEncoder.MARKERS.items():  # each marker names exactly one theme
+        assert [t.key for t in codebook.themes if marker in t.text().lower()] == [key]
+    mapping = map_topics_to_themes(
+        {
+            0: ["drought drought"],
+            # the encoder sees only "deepfake" (the other text is its zero vector): cosine 1 with
+            # ethics; the dictionary sees 100 ethics and 100 sector matches per 100 words: 1/2, 1/2
+            1: ["deepfake deepfake", "sécheresse sécheresse sécheresse"],
+            2: ["nothing at all"],
+        },
+        codebook,
+        encoder=KeywordEncoder(),
+    ).set_index("topic")
+    w = COSINE_WEIGHT
+    assert mapping.loc[0, "theme"] == "sectors"
+    assert mapping.loc[0, "theme_score"] == pytest.approx(w * 1.0 + (1 - w) * 1.0, abs=1e-4)
+    ethics = w * 1.0 + (1 - w) * 0.5
+    assert ethics > (1 - w) * 0.5  # beats sectors, which has the same share but no cosine
+    assert mapping.loc[1, "theme"] == "ethics_trust"
+    assert mapping.loc[1, "theme_score"] == pytest.approx(ethics, abs=1e-4)
+    assert (mapping.loc[1, "cosine"], mapping.loc[1, "dict_share"]) == pytest.approx((1.0, 0.5), abs=1e-4)
+    assert mapping.loc[2, "theme"] == OTHER and mapping.loc[2, "theme_score"] == 0.0
+
+
+def test_given_centroids_must_match_the_encoder(codebook) -> None:
+    with pytest.raises(ValueError, match=r"centroid has shape \(5,\) but the encoder gives 3-d vectors"):
+        map_topics_to_themes({0: ["x"]}, codebook, encoder=KeywordEncoder(), topic_embeddings={0: np.ones(5)})

@@ -1,0 +1,504 @@
+"""BERTopic assembly on controlled embeddings: planted clusters, words per language, themes, save/load.
+
+The embeddings are Gaussian blobs (one per planted story), so clustering is tested without any
+model; the texts carry each story's words in two languages, so the topic words can be checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.metrics import adjusted_rand_score
+
+from analysis.config import TopicConfig
+from analysis.embed import SentenceTransformerEncoder
+from analysis.themes import OTHER, dictionary_scores, load_codebook
+from analysis.topics import (
+    OUTLIER_LABEL,
+    SEGMENT_TOPIC_COLUMNS,
+    TINY_CORPUS,
+    DegradedTopicModelWarning,
+    fit_topics,
+    load_topic_model,
+    save_topic_model,
+    scale_parameters,
+)
+from analysis.vectorize import normalise_for_words, stop_words
+
+ARABIC = re.compile("[\u0621-\u064a]")
+CITIES = ("Rabat", "Casablanca", "Tanger", "Fès", "Agadir", "Oujda", "Meknès")
+CITIES_AR = ("الرباط", "الدار البيضاء", "طنجة", "فاس", "أكادير", "وجدة", "مكناس")
+
+# Written for these tests: each planted story in two languages, several phrasings each.
+STORIES = {
+    "datacentres": {
+        "ar": [
+            "افتتاح مركز البيانات الجديد في {city} يعزز القدرة الحاسوبية للمغرب",
+            "مراكز البيانات تحتاج إلى الطاقة والخوادم والحوسبة السحابية في {city}",
+            "الحكومة تستثمر في مراكز البيانات والألياف البصرية قرب {city}",
+            "مركز البيانات في {city} يستضيف خوادم الحوسبة السحابية",
+        ],
+        "fr": [
+            "Le nouveau centre de données de {city} renforce la puissance de calcul du pays",
+            "Les centres de données de {city} consomment de l'énergie et hébergent des serveurs",
+            "Un centre de données à {city} accueillera des serveurs et la fibre optique",
+            "La puissance de calcul des centres de données de {city} attire le cloud",
+        ],
+    },
+    "drought": {
+        "en": [
+            "Farmers near {city} face a severe drought and use sensors for irrigation",
+            "Drought hits farmers around {city}; irrigation apps help save water",
+            "Satellite images warn farmers in {city} about drought and crop yields",
+            "Smart irrigation helps farmers of {city} cope with drought and water scarcity",
+        ],
+        "fr": [
+            "Les agriculteurs de {city} face à la sécheresse adoptent l'irrigation intelligente",
+            "La sécheresse frappe les agriculteurs de {city}, l'irrigation économise l'eau",
+            "Des capteurs aident les agriculteurs de {city} à piloter l'irrigation pendant la sécheresse",
+            "Les agriculteurs et la sécheresse à {city} : des applications d'irrigation pour les récoltes",
+        ],
+    },
+    "privacy": {
+        "ar": [
+            "حماية المعطيات الشخصية والخصوصية أولوية في {city} في عصر الذكاء الاصطناعي",
+            "اللجنة الوطنية في {city} تراقب حماية المعطيات الشخصية وتحذر من المراقبة",
+            "الخصوصية وحماية المعطيات الشخصية في تطبيقات التعرف على الوجه في {city}",
+            "قانون حماية المعطيات الشخصية يفرض الشفافية على الشركات في {city}",
+        ],
+        "en": [
+            "Privacy advocates in {city} warn that facial recognition threatens personal data",
+            "The authority in {city} fined a company for misusing personal data and privacy",
+            "Privacy and personal data protection must guide every algorithm used in {city}",
+            "New privacy rules in {city} require consent before personal data is processed",
+        ],
+    },
+    "universities": {
+        "fr": [
+            "Les universités de {city} forment des ingénieurs et des étudiants en apprentissage automatique",
+            "Un nouveau cursus à l'université de {city} prépare les étudiants aux métiers du numérique",
+            "Les étudiants et les ingénieurs de {city} reçoivent des bourses pour la formation",
+            "La formation des ingénieurs à l'université de {city} attire de nombreux étudiants",
+        ],
+        "ar": [
+            "الجامعات في {city} تكوّن المهندسين والطلبة في التعلم الآلي",
+            "مسلك جديد في جامعة {city} يهيئ الطلبة لمهن الرقمنة",
+            "الطلبة والمهندسون في {city} يحصلون على منح دراسية للتكوين",
+            "تكوين المهندسين في جامعة {city} يجذب الطلبة",
+        ],
+    },
+}
+EXPECTED_THEME = {
+    "datacentres": "infrastructure",
+    "drought": "sectors",
+    "privacy": "ethics_trust",
+    "universities": "skills_education",
+}
+PLANTED_WORDS = {  # (story, language) → words that must be among the topic's top words
+    ("datacentres", "ar"): {"البيانات"},
+    ("datacentres", "fr"): {"données", "calcul"},
+    ("drought", "en"): {"drought", "farmers", "irrigation"},
+    ("drought", "fr"): {"sécheresse", "agriculteurs", "irrigation"},
+    ("privacy", "ar"): {"المعطيات", "الشخصية"},
+    ("privacy", "en"): {"privacy", "personal"},
+    ("universities", "fr"): {"étudiants", "ingénieurs"},
+    ("universities", "ar"): {"الطلبة"},
+}
+PER_STORY = 44
+N_DUPLICATES = 6
+DIMENSION = 32
+
+
+def planted_corpus(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """PER_STORY segments per story (languages alternating), then duplicates of a few of them;
+    embeddings: unit vectors scattered around one random centre per story."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(STORIES), DIMENSION))
+    rows, vectors = [], []
+    for number, (story, by_language) in enumerate(STORIES.items()):
+        languages = list(by_language)
+        for i in range(PER_STORY):
+            language = languages[i % 2]
+            template = by_language[language][(i // 2) % 4]
+            city = (CITIES_AR if language == "ar" else CITIES)[(i // 8) % len(CITIES)]
+            rows.append(
+                {
+                    "doc_id": f"{story}-{i}",
+                    "segment_id": f"{story}-{i}#0",
+                    "text": template.format(city=city),
+                    "language": language,
+                    "duplicate_of": "",
+                    "story": story,
+                    "phrasing": f"{story}:{language}:{(i // 2) % 4}",
+                }
+            )
+            vectors.append(centres[number] + rng.normal(scale=0.25, size=DIMENSION))
+    originals = pd.DataFrame(rows)
+    copies = originals.iloc[:: len(originals) // N_DUPLICATES][:N_DUPLICATES].copy()
+    copies["duplicate_of"] = copies["segment_id"]
+    copies["doc_id"] = copies["doc_id"] + "-copy"
+    copies["segment_id"] = copies["doc_id"] + "#0"
+    vectors += [vectors[i] for i in copies.index]
+    segments = pd.concat([originals, copies], ignore_index=True)
+    embeddings = np.asarray(vectors, dtype=np.float32)
+    return segments, embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def codebook():
+    return load_codebook()
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[pd.DataFrame, np.ndarray]:
+    return planted_corpus()
+
+
+@pytest.fixture(scope="module")
+def fitted(planted, codebook):
+    segments, embeddings = planted
+    return fit_topics(segments, embeddings, TopicConfig(), codebook=codebook)
+
+
+def topic_of_story(result, segments: pd.DataFrame) -> dict[str, int]:
+    joined = segments.merge(result.segment_topics, on="segment_id")
+    return joined.groupby("story")["topic"].agg(lambda topics: topics.mode().iloc[0]).to_dict()
+
+
+def words(cell: str) -> list[str]:
+    return [word for word in cell.split(", ") if word]
+
+
+# ---------------------------------------------------------------------------------------------
+# Planted clusters
+
+
+def test_planted_clusters_are_recovered(fitted, planted) -> None:
+    segments, _ = planted
+    joined = segments.merge(fitted.segment_topics, on="segment_id", validate="one_to_one")
+    ari = adjusted_rand_score(joined["story"], joined["topic"])
+    print(f"ARI against planted stories: {ari:.3f}")
+    assert ari >= 0.9
+    assert fitted.info["n_fitted"] == len(STORIES) * PER_STORY
+    assert fitted.info["n_duplicates"] == N_DUPLICATES
+    assert fitted.info["degraded"] == ""
+    assert fitted.info["min_topic_size"] == 5 and fitted.info["n_neighbors"] == 13
+
+
+def test_duplicates_get_their_originals_topic(fitted, planted) -> None:
+    segments, _ = planted
+    topic = fitted.segment_topics.set_index("segment_id")["topic"]
+    copies = segments[segments["duplicate_of"] != ""]
+    assert len(copies) == N_DUPLICATES
+    assert (topic[copies["segment_id"]].to_numpy() == topic[copies["duplicate_of"]].to_numpy()).all()
+    # the model itself saw only the originals
+    assert len(fitted.model.topics_) == len(segments) - N_DUPLICATES
+
+
+def test_topic_words_per_language_are_the_planted_words(fitted, planted) -> None:
+    segments, _ = planted
+    topics = fitted.topics.set_index("topic")
+    stops = stop_words()
+    for story, topic in topic_of_story(fitted, segments).items():
+        for language in ("ar", "fr", "en"):
+            shown = words(topics.loc[topic, f"words_{language}"])
+            if language not in STORIES[story]:
+                assert shown == [], (story, language, shown)
+                continue
+            assert PLANTED_WORDS[(story, language)] <= set(shown), (story, language, shown)
+            tokens = {token for word in shown for token in normalise_for_words(word).split()}
+            assert not tokens & stops, (story, language, tokens & stops)
+            if language == "ar":
+                assert all(ARABIC.search(word) for word in shown)
+
+
+def test_labels_show_each_languages_words_and_shares(fitted, planted) -> None:
+    segments, _ = planted
+    topics = fitted.topics.set_index("topic")
+    datacentres = topic_of_story(fitted, segments)["datacentres"]
+    label = topics.loc[datacentres, "label"]
+    assert label.startswith(f"{datacentres} · ")
+    assert re.search(r"ar: [^·]*البيانات", label) and re.search(r"fr: [^·]*données", label), label
+    assert topics.loc[datacentres, "languages"] == "ar 50% · fr 50%"
+    assert "الشخصيه" not in " ".join(fitted.topics["words_ar"])  # shown in its written form, ة
+    assert list(fitted.topics.columns) == [
+        "topic", "size", "label", "words", "words_ar", "words_fr", "words_en", "languages", "theme", "theme_score",
+    ]  # fmt: skip
+
+
+def test_topics_map_to_the_planted_themes(fitted, planted) -> None:
+    segments, _ = planted
+    topics = fitted.topics.set_index("topic")
+    for story, topic in topic_of_story(fitted, segments).items():
+        assert topics.loc[topic, "theme"] == EXPECTED_THEME[story], story
+        assert topics.loc[topic, "theme_score"] >= 0.5
+    table = fitted.segment_topics
+    assert list(table.columns) == SEGMENT_TOPIC_COLUMNS
+    assert len(table) == len(segments)
+    joined = segments.merge(table, on="segment_id")
+    agreement = (joined["dict_theme"] == joined["story"].map(EXPECTED_THEME)).mean()
+    print(f"segments whose dictionary theme is the planted theme: {agreement:.0%}")
+    assert agreement >= 0.9
+
+
+def test_nr_topics_merges_topics(planted, codebook) -> None:
+    segments, embeddings = planted
+    result = fit_topics(segments, embeddings, TopicConfig(nr_topics=3), codebook=codebook)
+    assert (result.topics["topic"] >= 0).sum() == 3
+    joined = segments.merge(result.segment_topics, on="segment_id")
+    assert joined.groupby("story")["topic"].nunique().max() == 1  # stories were merged, not split
+
+
+def phrased_embeddings(segments: pd.DataFrame, seed: int = 0) -> np.ndarray:
+    """Blobs within blobs: each phrasing of a story its own small cluster around the story's
+    centre. HDBSCAN leaves some of the small clusters out as outliers (14 % with seed 0)."""
+    rng = np.random.default_rng(seed)
+    story_centres = {story: rng.normal(size=DIMENSION) for story in STORIES}
+    phrasing_centres = {
+        phrasing: story_centres[phrasing.split(":")[0]] + rng.normal(scale=0.5, size=DIMENSION)
+        for phrasing in segments["phrasing"].unique()
+    }
+    vectors = np.vstack([phrasing_centres[p] for p in segments["phrasing"]])
+    return unit_rows(vectors + rng.normal(scale=0.1, size=vectors.shape)).astype(np.float32)
+
+
+def test_outliers_are_labelled_and_reduced_when_asked(planted, codebook) -> None:
+    segments, _ = planted
+    embeddings = phrased_embeddings(segments)
+    kept = fit_topics(segments, embeddings, TopicConfig(), codebook=codebook)
+    print(f"outliers among phrased blobs: {kept.info['outlier_share']:.1%}")
+    assert kept.info["outlier_share"] > 0.05
+    outliers = kept.topics.set_index("topic").loc[-1]
+    assert (outliers["label"], outliers["theme"], outliers["theme_score"]) == (OUTLIER_LABEL, OTHER, 0.0)
+    assert (kept.segment_topics.loc[kept.segment_topics["topic"] == -1, "topic_label"] == OUTLIER_LABEL).all()
+    reduced = fit_topics(segments, embeddings, TopicConfig(reduce_outliers=True), codebook=codebook)
+    assert reduced.info["outliers_before_reduction"] == round(
+        kept.info["outlier_share"] * reduced.info["n_fitted"]
+    )
+    assert (reduced.segment_topics["topic"] >= 0).all()
+    assert len(reduced.model.topic_embeddings_) == reduced.info["n_topics"]
+
+
+# ---------------------------------------------------------------------------------------------
+# With an encoder: KeyBERT + MMR words, zero-shot and guided modes
+
+
+class ConceptEncoder:
+    """A test encoder in the spirit of the offline one: the codebook's dictionary scores (which
+    bridge languages) joined to hashed character trigrams (which tell phrasings apart)."""
+
+    identity: ClassVar[dict[str, str]] = {"name": "test-concepts", "kind": "test"}
+
+    def __init__(self, codebook) -> None:
+        self.codebook = codebook
+        self.hasher = HashingVectorizer(
+            analyzer="char_wb", ngram_range=(3, 3), n_features=64, alternate_sign=False
+        )
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        concepts = unit_rows(dictionary_scores(list(texts), self.codebook).to_numpy())
+        chars = unit_rows(self.hasher.transform(list(texts)).toarray())
+        return unit_rows(np.hstack([concepts, 0.5 * chars])).astype(np.float32)
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1.0, norms)
+
+
+@pytest.fixture(scope="module")
+def concept_encoder(codebook) -> ConceptEncoder:
+    return ConceptEncoder(codebook)
+
+
+@pytest.fixture(scope="module")
+def concept_embeddings(planted, concept_encoder) -> np.ndarray:
+    return concept_encoder.encode(planted[0]["text"].tolist())
+
+
+def test_zeroshot_topics_come_from_theme_descriptions(
+    planted, codebook, concept_encoder, concept_embeddings
+) -> None:
+    segments, _ = planted
+    config = TopicConfig(mode="zeroshot")
+    result = fit_topics(segments, concept_embeddings, config, codebook=codebook, encoder=concept_encoder)
+    assert result.info["representation"] == "keybert+mmr"
+    assert result.model.zeroshot_topic_list == [theme.description for theme in codebook.themes]
+    joined = segments.merge(result.segment_topics, on="segment_id")
+    ari = adjusted_rand_score(joined["story"], joined["topic"])
+    print(f"zero-shot ARI with the concept encoder: {ari:.3f}")
+    assert ari >= 0.9
+    assert joined.groupby("story")["theme"].agg(lambda t: t.mode().iloc[0]).to_dict() == EXPECTED_THEME
+
+
+def test_guided_mode_seeds_one_topic_per_theme(
+    planted, codebook, concept_encoder, concept_embeddings
+) -> None:
+    segments, _ = planted
+    config = TopicConfig(mode="guided")
+    result = fit_topics(segments, concept_embeddings, config, codebook=codebook, encoder=concept_encoder)
+    assert len(result.model.seed_topic_list) == len(codebook.themes)
+    assert "مراكز البيانات" in result.model.seed_topic_list[codebook.keys.index("infrastructure")]
+    joined = segments.merge(result.segment_topics, on="segment_id")
+    fitted_topics = joined[joined["topic"] >= 0]
+    agreement = (fitted_topics["theme"] == fitted_topics["story"].map(EXPECTED_THEME)).mean()
+    print(f"guided: outliers {(joined['topic'] == -1).mean():.0%}, theme = planted theme for {agreement:.0%}")
+    assert agreement >= 0.9
+
+
+def test_codebook_modes_need_an_encoder_in_the_embeddings_space(planted, codebook, concept_encoder) -> None:
+    segments, embeddings = planted
+    with pytest.raises(
+        ValueError, match="mode = 'zeroshot' embeds the codebook's themes and needs an encoder"
+    ):
+        fit_topics(segments, embeddings, TopicConfig(mode="zeroshot"), codebook=codebook)
+    with pytest.raises(
+        ValueError, match=r"segment embeddings \(32-d\) with the encoder's embeddings .* \(74-d\)"
+    ):
+        fit_topics(
+            segments, embeddings, TopicConfig(mode="guided"), codebook=codebook, encoder=concept_encoder
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Save and load
+
+
+def block_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network call attempted: {args[1:]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def test_saved_model_reloads_offline_and_reproduces_assignments(
+    fitted, planted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    segments, embeddings = planted
+    folder = save_topic_model(fitted, tmp_path / "model")
+    names = {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
+    assert {"topics.csv", "segment_topics.parquet", "config.json", "codebook.toml", "encoder.json"} <= names
+    assert {"bertopic/topic_embeddings.safetensors", "bertopic/ctfidf.safetensors"} <= names
+    assert not [name for name in names if name.endswith((".pkl", ".pickle", ".joblib", ".bin", ".pt"))]
+
+    block_network(monkeypatch)
+    loaded = load_topic_model(folder)
+    pd.testing.assert_frame_equal(loaded.topics, fitted.topics, check_dtype=False)
+    pd.testing.assert_frame_equal(loaded.segment_topics, fitted.segment_topics)
+    assert loaded.codebook.themes == fitted.codebook.themes
+    for topic in fitted.topics["topic"]:
+        assert [w for w, _ in loaded.model.get_topic(topic)] == [w for w, _ in fitted.model.get_topic(topic)]
+
+    original = (segments["duplicate_of"] == "").to_numpy()
+    predicted, _ = loaded.model.transform(segments.loc[original, "text"].tolist(), embeddings[original])
+    saved = fitted.segment_topics["topic"].to_numpy()[original]
+    reproduced = float(np.mean(np.asarray(predicted) == saved))
+    print(f"assignments reproduced after loading: {reproduced:.1%}")
+    assert reproduced >= 0.95
+    # the restored vectorizer normalises Arabic like the fitted one
+    assert loaded.model.vectorizer_model.build_analyzer()("الخصوصيّة") == ["الخصوصيه"]
+
+
+def test_a_local_model_folder_is_stored_and_loaded_without_network(
+    tiny_model_dir: Path, codebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "tiny-model"))
+    encoder = SentenceTransformerEncoder(str(model_dir), device="cpu")
+    segments = pd.DataFrame(
+        {
+            "segment_id": [f"s{i}" for i in range(12)],
+            "text": [f"Les centres de données de {city} et la fibre optique" for city in CITIES[:6]]
+            + [f"Drought and irrigation worry the farmers of {city}" for city in CITIES[:6]],
+            "language": ["fr"] * 6 + ["en"] * 6,
+            "duplicate_of": "",
+        }
+    )
+    embeddings = encoder.encode(segments["text"].tolist())
+    with pytest.warns(DegradedTopicModelWarning):
+        result = fit_topics(segments, embeddings, TopicConfig(), codebook=codebook, encoder=encoder)
+    folder = save_topic_model(result, tmp_path / "model")
+    assert json.loads((folder / "bertopic" / "config.json").read_text())["embedding_model"] == str(model_dir)
+    assert json.loads((folder / "encoder.json").read_text())["name"] == str(model_dir)
+
+    block_network(monkeypatch)
+    loaded = load_topic_model(folder)
+    predicted, _ = loaded.model.transform(segments["text"].tolist())  # embeds with the stored folder's model
+    assert list(predicted) == result.segment_topics["topic"].tolist()
+    # the model folder is gone: loading still works offline, given embeddings
+    shutil.rmtree(model_dir)
+    loaded = load_topic_model(folder)
+    predicted, _ = loaded.model.transform(segments["text"].tolist(), embeddings)
+    assert list(predicted) == result.segment_topics["topic"].tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input and small corpora
+
+
+def test_three_segments_take_the_degraded_path(codebook) -> None:
+    segments = pd.DataFrame(
+        {
+            "segment_id": ["a#0", "b#0", "c#0"],
+            "text": ["مراكز البيانات في الرباط", "Les centres de données", "Data centres in Rabat"],
+            "language": ["ar", "fr", "en"],
+            "duplicate_of": "",
+        }
+    )
+    embeddings = np.eye(3, DIMENSION, dtype=np.float32)
+    with pytest.warns(
+        DegradedTopicModelWarning, match=r"only 3 segments \(< 30\): UMAP and HDBSCAN need more"
+    ):
+        result = fit_topics(segments, embeddings, TopicConfig(), codebook=codebook)
+    assert "KMeans (k = 1)" in result.info["degraded"]
+    assert result.segment_topics["topic"].tolist() == [0, 0, 0]
+    assert result.topics.loc[0, "theme"] == "infrastructure"
+    assert result.topics.loc[0, "languages"] == "ar 33% · en 33% · fr 33%"
+
+
+def test_one_language_corpus_leaves_other_languages_empty(planted, codebook) -> None:
+    segments, embeddings = planted
+    french = (segments["language"] == "fr").to_numpy()
+    result = fit_topics(
+        segments[french].reset_index(drop=True), embeddings[french], TopicConfig(), codebook=codebook
+    )
+    assert (result.topics["topic"] >= 0).sum() == 3  # the three stories with French segments
+    assert (result.topics["words_ar"] == "").all() and (result.topics["words_en"] == "").all()
+    assert (result.topics.loc[result.topics["topic"] >= 0, "words_fr"] != "").all()
+    assert result.topics["languages"].str.fullmatch("fr 100%").all()
+
+
+def test_embeddings_must_match_the_segments(planted, codebook) -> None:
+    segments, embeddings = planted
+    with pytest.raises(
+        ValueError, match=rf"embeddings have {len(segments) - 1} rows .* segments has {len(segments)} rows"
+    ):
+        fit_topics(segments, embeddings[1:], TopicConfig(), codebook=codebook)
+
+
+def test_a_duplicate_of_a_missing_segment_is_reported(planted, codebook) -> None:
+    segments, embeddings = planted
+    broken = segments.copy()
+    broken.loc[len(broken) - 1, "duplicate_of"] = "nowhere#0"
+    with pytest.raises(ValueError, match=r"duplicate_of 'nowhere#0' names no original segment"):
+        fit_topics(broken, embeddings, TopicConfig(), codebook=codebook)
+
+
+def test_scaling_rules() -> None:
+    config = TopicConfig()
+    assert [(s.min_topic_size, s.n_neighbors) for s in (scale_parameters(n, config) for n in (100, 1_000, 10_000))] == [
+        (5, 10), (10, 15), (50, 15),
+    ]  # fmt: skip
+    assert scale_parameters(TINY_CORPUS - 1, config).degraded
+    assert not scale_parameters(TINY_CORPUS, config).degraded
+    assert scale_parameters(500, TopicConfig(min_topic_size=7, n_neighbors=9)).min_topic_size == 7
+    with pytest.raises(ValueError, match="no segments"):
+        scale_parameters(0, config)
