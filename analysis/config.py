@@ -72,6 +72,8 @@ class TopicConfig:
     n_components: int = 5
     nr_topics: int | None = None  # None: as HDBSCAN finds them
     reduce_outliers: bool = False
+    outlier_strategy: Literal["embeddings", "c-tf-idf", "distributions"] = "embeddings"
+    zeroshot_min_similarity: float = 0.5  # zero-shot mode: below this a topic is discovered, not a theme
     representation: Representation = "keybert+mmr"
     mode: TopicMode = "unsupervised"
     top_n_words: int = 10

@@ -13,6 +13,7 @@ are passed as they are (the old arabic_reshaper + python-bidi trick would now re
 from __future__ import annotations
 
 import html
+import re
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ import pandas as pd
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 PAGE_WIDTH = 6.5  # inches: a report page's text width; figures are drawn at 100 % of it
 FONT = "DejaVu Sans"
@@ -188,7 +189,9 @@ def plot_corpus_overview(
                 ax, image, masked, [[f"{v:.0f}" if v else "" for v in row] for row in masked.filled(0)]
             )
         label = "documents" if value == "n_documents" else value.replace("_", " ")
-        fig.colorbar(image, ax=ax, label=label, shrink=0.8, pad=0.01)
+        colorbar = fig.colorbar(image, ax=ax, label=label, shrink=0.8, pad=0.01)
+        colorbar.locator = MaxNLocator(integer=True)  # counts of documents are whole numbers
+        colorbar.update_ticks()
         ax.set_xlabel("period")
         ax.set_title(f"Corpus: {label} by source · language and period")
     return fig, ax
@@ -348,8 +351,14 @@ def plot_topic_similarity(
         values = similarity.to_numpy(dtype=float)
         image = ax.imshow(values, cmap="cividis", vmin=min(0.0, np.nanmin(values)), vmax=1,
                           interpolation="nearest")  # fmt: skip
-        ax.set_xticks(range(n), [str(i + 1) for i in range(n)])
-        ax.set_yticks(range(n), [f"{i + 1}. {label}" for i, label in enumerate(labels)])
+        ids = [str(label).split(" · ")[0] for label in similarity.index]
+        if all(i.lstrip("-").isdigit() for i in ids):  # labels start with their topic id
+            ax.set_xticks(range(n), ids)
+            ax.set_yticks(range(n), labels)
+        else:
+            ax.set_xticks(range(n), [str(i + 1) for i in range(n)])
+            ax.set_yticks(range(n), [f"{i + 1}. {label}" for i, label in enumerate(labels)])
+        ax.set_xlabel("topic")
         ax.tick_params(length=0)
         ax.spines[:].set_visible(False)
         if annotate if annotate is not None else n <= 12:
@@ -694,8 +703,23 @@ def _slope_text(trend: pd.Series) -> str:
     )
 
 
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
+_LRM = "\u200e"
+
+
 def _wrap(text: str, width: int, max_lines: int = 2) -> str:
-    return "\n".join(textwrap.wrap(text, width, max_lines=max_lines, placeholder="…")) or text
+    """Wrapped text; a left-to-right label that holds Arabic keeps left-to-right order on every line.
+
+    Each line gets its own bidi paragraph, so a wrapped line that happens to start with an Arabic word
+    would otherwise be laid out right to left and scramble "1 · ar: … · en: …". A left-to-right mark
+    at the start of each line pins the direction of the label as a whole.
+    """
+    lines = textwrap.wrap(text, width, max_lines=max_lines, placeholder="…") or [text]
+    latin, arabic = _LATIN_LETTER.search(text), _ARABIC_LETTER.search(text)
+    if latin and arabic and latin.start() < arabic.start():
+        lines = [_LRM + line for line in lines]
+    return "\n".join(lines)
 
 
 def _cycle(colors: Sequence[str], n: int) -> list[str]:

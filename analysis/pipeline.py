@@ -214,7 +214,10 @@ def run_topics(
     manifest.data["embedding"] = vars(embed_stats) if hasattr(embed_stats, "__dict__") else embed_stats
 
     with manifest.stage("topics"):
-        topic_result = fit_topics(segments, embeddings, config.topics, codebook=codebook, encoder=encoder)
+        topic_result = fit_topics(
+            segments, embeddings, config.topics, codebook=codebook, encoder=encoder,
+            languages=config.corpus.languages,
+        )
         save_topic_model(topic_result, run_dir / "model")
     segments = segments.drop(columns=[c for c in topic_result.segment_topics.columns
                                       if c != "segment_id" and c in segments.columns])

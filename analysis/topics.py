@@ -60,8 +60,6 @@ from analysis.themes import map_topics_to_themes as _map_topics_to_themes
 from analysis.vectorize import make_vectorizer, normalise_arabic, tokenize_words
 
 TINY_CORPUS = 30  # below this many fitted segments the degraded path is taken
-ZEROSHOT_MIN_SIMILARITY = 0.5  # used while TopicConfig has no `zeroshot_min_similarity`
-OUTLIER_STRATEGY = "embeddings"  # used while TopicConfig has no `outlier_strategy`
 LABEL_MIN_LANGUAGE_SHARE = 0.10  # a language shows in a topic's label from this share on
 LABEL_WORDS_PER_LANGUAGE = 3
 MMR_DIVERSITY = 0.3
@@ -218,7 +216,7 @@ def build_topic_model(
         zeroshot_topic_list=(
             [theme.description for theme in codebook.themes] if config.mode == "zeroshot" else None
         ),
-        zeroshot_min_similarity=getattr(config, "zeroshot_min_similarity", ZEROSHOT_MIN_SIMILARITY),
+        zeroshot_min_similarity=config.zeroshot_min_similarity,
         seed_topic_list=[theme.all_terms() for theme in codebook.themes] if config.mode == "guided" else None,
     )
 
@@ -266,7 +264,7 @@ def fit_topics(
     with _quiet_bertopic():
         assigned = [int(topic) for topic in model.fit_transform(texts, fit_embeddings)[0]]
         outliers_before = sum(topic == -1 for topic in assigned)
-        strategy = getattr(config, "outlier_strategy", OUTLIER_STRATEGY)
+        strategy = config.outlier_strategy
         if config.reduce_outliers and outliers_before and not scale.degraded and len(set(assigned)) > 1:
             assigned = [
                 int(t)

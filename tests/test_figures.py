@@ -46,7 +46,8 @@ FOOTER = FigureFooter(
 FALLBACK = FigureFooter(
     corpus="synthetic",
     n_segments=630,
-    encoder={"name": "offline-lsa", "kind": "offline", "fallback_reason": "model not cached"},
+    encoder={"name": "offline-lsa", "kind": "offline", "fallback_reason": "model not cached",
+             "requested_model": "org/multilingual-model"},
     run_date="2025-01-02",
 )
 
@@ -113,7 +114,7 @@ def test_fallback_encoder_is_announced_in_the_footer(tmp_path, tables):
     fig, _ = plot_share_heatmap(tables["theme_by_language"])
     (svg_path,) = save_figure(fig, tmp_path / "fallback", footer=FALLBACK, formats=("svg",))
     svg = svg_path.read_text(encoding="utf-8")
-    assert "OFFLINE FALLBACK ENCODER (model not cached)" in svg
+    assert "OFFLINE FALLBACK ENCODER: org/multilingual-model could not be loaded" in svg
     assert FALLBACK.encoder_name == "offline-lsa"
     with pytest.raises(ValueError, match="unknown figure format"):
         save_figure(plt.figure(), tmp_path / "x", footer=FOOTER, formats=("bmp",))

@@ -8,11 +8,11 @@ least 30 words: shorter blocks are the planted headings, furniture and one-line 
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import tomllib
 
 SAMPLE = Path(__file__).parents[1] / "analysis" / "data" / "sample"
 CODEBOOK = Path(__file__).parents[1] / "analysis" / "data" / "codebook.toml"

@@ -1,0 +1,143 @@
+"""The whole job as a user runs it: `python -m analysis run|topics|corpus|evaluate` on real folders."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.cli import main
+from analysis.themes import load_codebook
+from analysis.vectorize import stop_words
+
+SHARED = Path(__file__).parents[2] / "shared" / "corpus"
+ARABIC = re.compile(r"[\u0600-\u06FF]")
+FRENCH_WORDS = re.compile(r"fr: [a-zàâçéèêëîïôûùüÿœ]")
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """`python -m analysis run --model offline` on the sample corpus, with its own embedding cache."""
+    root = tmp_path_factory.mktemp("sample-run")
+    run_dir, cache = root / "run", root / "cache"
+    status = main(["run", "--out", str(run_dir), "--model", "offline", "--cache-dir", str(cache), "--no-progress"])
+    assert status == 0
+    return run_dir, cache
+
+
+def test_run_writes_every_output_and_accounts_for_every_document(sample_run):
+    run_dir, _ = sample_run
+    for name in ("segments.parquet", "ledger.csv", "topics.csv", "manifest.json", "report.html",
+                 "evaluation.json", "embeddings.npy", "tables/theme_by_source.csv", "model/bertopic"):
+        assert (run_dir / name).exists(), name
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest_csv = pd.read_csv(Path(manifest["source"]) / "manifest.csv")
+    ledger = pd.read_csv(run_dir / "ledger.csv", keep_default_na=False)
+    documents = ledger[ledger["kind"] == "document"]
+    assert len(documents) == len(manifest_csv) == manifest["corpus"]["documents"]["inputs"]
+    assert set(documents["doc_id"]) == set(manifest_csv["id"])
+    # the syndicated copy is excluded from modelling with what it duplicates
+    assert documents.set_index("doc_id").loc["sample-043", "reason"] == "duplicate of sample-042"
+    assert manifest["encoder"]["name"] == "offline"
+    assert {s["name"] for s in manifest["stages"]} >= {"corpus", "embed", "topics", "tables", "figures", "report"}
+    assert manifest["versions"]["bertopic"].startswith("0.")
+    assert manifest["config"]["topics"]["seed"] == 42
+
+
+def test_topics_are_multilingual_themed_and_free_of_stopwords(sample_run):
+    run_dir, _ = sample_run
+    topics = pd.read_csv(run_dir / "topics.csv", keep_default_na=False)
+    real = topics[topics["topic"] >= 0]
+    assert len(real) >= 5
+    assert any(ARABIC.search(label) and FRENCH_WORDS.search(label) for label in real["label"])
+    codebook_keys = set(load_codebook().keys) | {"other"}
+    assert set(topics["theme"]) <= codebook_keys
+    assert (topics.loc[topics["topic"] == -1, "theme"] == "other").all()
+    stops = stop_words()
+    for column in ("words_ar", "words_fr", "words_en"):
+        words = {w.strip() for cell in real[column] for w in cell.split(",") if w.strip()}
+        assert not words & stops, f"stop words among {column}: {sorted(words & stops)[:5]}"
+    segments = pd.read_parquet(run_dir / "segments.parquet")
+    assert {"topic", "topic_label", "theme", "theme_score", "dict_theme", "dict_theme_score"} <= set(segments)
+    # duplicates are modelled once and inherit their original's topic
+    dupes = segments[segments["duplicate_of"] != ""]
+    originals = segments.set_index("segment_id").loc[dupes["duplicate_of"], "topic"].to_numpy()
+    assert (dupes["topic"].to_numpy() == originals).all()
+
+
+def test_rerun_embeds_nothing_and_reproduces_the_topics(sample_run, tmp_path):
+    run_dir, cache = sample_run
+    status = main(["topics", "--out", str(tmp_path / "again"), "--model", "offline", "--cache-dir", str(cache),
+                   "--no-progress"])  # fmt: skip
+    assert status == 0
+    manifest = json.loads((tmp_path / "again" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embedding"]["embedded"] == 0
+    assert manifest["embedding"]["from_cache"] == manifest["embedding"]["total"] > 0
+    first = pd.read_parquet(run_dir / "segments.parquet").set_index("segment_id")["topic"]
+    second = pd.read_parquet(tmp_path / "again" / "segments.parquet").set_index("segment_id")["topic"]
+    assert (first.sort_index() == second.sort_index()).all()
+
+
+class _ScriptFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.scripts += tag == "script"
+
+
+def test_report_shows_corpus_script_as_text(sample_run):
+    run_dir, _ = sample_run
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    finder = _ScriptFinder()
+    finder.feed(html)
+    assert finder.scripts == 0
+    segments = pd.read_parquet(run_dir / "segments.parquet")
+    assert segments["text"].str.contains("<script>", regex=False).any()  # the planted sample line
+    assert "OFFLINE" not in html or "fallback" in html.lower()  # offline chosen explicitly: no false alarm
+
+
+def test_evaluate_command_adds_its_numbers_to_the_run(sample_run, capsys):
+    run_dir, _ = sample_run
+    assert main(["evaluate", str(run_dir)]) == 0
+    results = json.loads((run_dir / "evaluation.json").read_text(encoding="utf-8"))
+    assert -1 <= results["npmi"] <= 1
+    assert 0 < results["topic_diversity"] <= 1
+    assert "evaluation.json" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["corpus", "no/such/folder", "--out", "{tmp}/r"], "no/such/folder"),
+        (["topics", "--out", "{tmp}/r", "--config", "{tmp}/missing.toml"], "missing.toml"),
+        (["run", "--out", "{tmp}/r", "--model", "{tmp}/no-model", "--no-fallback"], "no-model"),
+    ],
+)
+def test_user_errors_exit_2_with_a_message_and_no_traceback(tmp_path, capsys, argv, expected):
+    status = main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("error: ") and expected in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.shared
+def test_topics_on_the_seed_articles_name_topics_in_arabic_and_french(tmp_path):
+    seeds = SHARED / "seeds"
+    if not seeds.is_dir():
+        pytest.skip("../shared/corpus/seeds not present")
+    status = main(["topics", str(seeds), "--out", str(tmp_path / "seeds"), "--model", "offline",
+                   "--cache-dir", str(tmp_path / "cache"), "--no-progress"])  # fmt: skip
+    assert status == 0
+    topics = pd.read_csv(tmp_path / "seeds" / "topics.csv", keep_default_na=False)
+    labels = " ".join(topics.loc[topics["topic"] >= 0, "label"])
+    assert ARABIC.search(labels) and FRENCH_WORDS.search(labels)
+    assert topics["theme"].ne("").all()
+    manifest = json.loads((tmp_path / "seeds" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["encoder"]["name"] == "offline"
