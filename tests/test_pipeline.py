@@ -120,7 +120,7 @@ def test_evaluate_command_adds_its_numbers_to_the_run(sample_run, capsys):
     ],
 )
 def test_user_errors_exit_2_with_a_message_and_no_traceback(tmp_path, capsys, argv, expected):
-    status = main([a.format(tmp=tmp_path) for a in argv])
+    status = main([*(a.format(tmp=tmp_path) for a in argv), "--no-progress"])
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("error: ") and expected in err
