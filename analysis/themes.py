@@ -284,6 +284,9 @@ def best_dictionary_theme(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 COSINE_WEIGHT = 0.5  # weight of the embedding cosine against the dictionary share
+# A theme needs this share of a topic's segments to mention one of its terms: an embedding cosine alone
+# (or three stray matches in a topic of a thousand football reports) never names a topic's theme.
+MIN_DICTIONARY_SHARE = 0.1
 MAX_DOCS_ENCODED = 64  # segments per topic encoded when no centroid is given
 
 
@@ -300,23 +303,24 @@ def map_topics_to_themes(
     `topic_docs` maps a topic to its segments (or to its top words: any texts that stand for it).
     For topic t and theme h:
 
-        dict_share(t, h) = Σ_segments score(h) / Σ_segments Σ_themes score   (0 when nothing matched)
+        dict_share(t, h) = share of the topic's segments that mention at least one term of h
         cosine(t, h)     = max(0, cos(centroid(t), embed(label + description + terms of h)))
         theme_score      = w · cosine + (1 − w) · dict_share   with w = COSINE_WEIGHT, encoder given
                          = dict_share                           without an encoder
 
     The centroid is `topic_embeddings[t]` when given (it must come from the same encoder), else
-    the mean embedding of up to MAX_DOCS_ENCODED of the topic's texts. Topic -1 (outliers) is
-    always `other`. Columns: topic, theme, theme_score, dict_share, cosine (the last two for the
+    the mean embedding of up to MAX_DOCS_ENCODED of the topic's texts. Only themes with
+    dict_share >= MIN_DICTIONARY_SHARE compete; a topic with none of them, or whose best score is below
+    `min_score`, maps to `other`. Topic -1 (outliers) is always `other`. Columns: topic, theme, theme_score, dict_share, cosine (the last two for the
     chosen theme, to show which evidence decided).
     """
     topics = list(topic_docs)
     keys = codebook.keys
     shares = np.zeros((len(topics), len(keys)))
     for row, topic in enumerate(topics):
-        totals = dictionary_scores(list(topic_docs[topic]), codebook).sum(axis=0).to_numpy()
-        if totals.sum() > 0:
-            shares[row] = totals / totals.sum()
+        texts = list(topic_docs[topic])
+        if texts:
+            shares[row] = (dictionary_scores(texts, codebook).to_numpy() > 0).mean(axis=0)
     cosines = np.zeros_like(shares)
     if encoder is not None and topics:
         theme_vectors = _unit_rows(np.asarray(encoder.encode([theme.text() for theme in codebook.themes])))
@@ -330,11 +334,12 @@ def map_topics_to_themes(
         scores = COSINE_WEIGHT * cosines + (1 - COSINE_WEIGHT) * shares
     else:
         scores = shares
+    scores = np.where(shares >= MIN_DICTIONARY_SHARE, scores, 0.0)
     rows = []
     for row, topic in enumerate(topics):
         best = int(scores[row].argmax()) if keys else 0
         score = float(scores[row, best]) if keys else 0.0
-        matched = topic != -1 and keys and score >= min_score
+        matched = topic != -1 and keys and score > 0 and score >= min_score
         rows.append(
             {
                 "topic": topic,

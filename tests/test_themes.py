@@ -224,11 +224,13 @@ class KeywordEncoder:
 
 
 def test_topics_map_by_dictionary_share_without_an_encoder(codebook) -> None:
+    """dict_share is the share of a topic's segments mentioning the theme: coverage, not term counts."""
     mapping = map_topics_to_themes(
         {
             -1: ["sécheresse"],
             0: ["Les centres de données et la fibre optique", "مراكز البيانات"],
-            1: ["sécheresse et agriculteurs", "centre de données"],  # 3 words each: 2 sector, 1 infra match
+            # 2 of 3 segments mention a sector term, 1 of 3 an infrastructure term
+            1: ["sécheresse et agriculteurs", "la sécheresse", "centre de données"],
             2: ["rien à signaler"],
         },
         codebook,
@@ -245,7 +247,7 @@ def test_encoder_cosine_and_dictionary_share_are_combined(codebook) -> None:
         {
             0: ["drought drought"],
             # the encoder sees only "deepfake" (the other text is its zero vector): cosine 1 with
-            # ethics; the dictionary sees 100 ethics and 100 sector matches per 100 words: 1/2, 1/2
+            # ethics; the dictionary sees one segment of two mentioning each theme: 1/2, 1/2
             1: ["deepfake deepfake", "sécheresse sécheresse sécheresse"],
             2: ["nothing at all"],
         },
@@ -266,3 +268,15 @@ def test_encoder_cosine_and_dictionary_share_are_combined(codebook) -> None:
 def test_given_centroids_must_match_the_encoder(codebook) -> None:
     with pytest.raises(ValueError, match=r"centroid has shape \(5,\) but the encoder gives 3-d vectors"):
         map_topics_to_themes({0: ["x"]}, codebook, encoder=KeywordEncoder(), topic_embeddings={0: np.ones(5)})
+
+
+def test_a_few_stray_matches_do_not_name_a_large_topic(codebook) -> None:
+    """Three stray mentions in fifty football reports stay `other`, whatever the cosine says."""
+    football = ["Le club a remporté le match de football dimanche."] * 47 + ["la sécheresse"] * 3
+    mapping = map_topics_to_themes({0: football}, codebook, encoder=KeywordEncoder()).set_index("topic")
+    assert mapping.loc[0, "theme"] == OTHER
+    assert mapping.loc[0, "theme_score"] == 0.0
+    # the same mentions in 3 of 20 segments (15 %) are enough evidence
+    mapping = map_topics_to_themes({0: football[-20:]}, codebook, encoder=KeywordEncoder()).set_index("topic")
+    assert mapping.loc[0, "theme"] == "sectors"
+    assert mapping.loc[0, "dict_share"] == pytest.approx(0.15)
