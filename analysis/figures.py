@@ -386,7 +386,7 @@ def plot_document_map(
     shown = sizes.index[:max_topics].tolist()
     palette = dict(zip(shown, _cycle(OKABE_ITO + TOL_MUTED, len(shown)), strict=True))
     labels = _topic_labels(points)
-    marker_size = float(np.clip(4000 / max(len(points), 1), 1.5, 14))
+    marker_size = float(np.clip(4000 / max(len(points), 1), 2.5, 14))
     fig, ax = _figure_and_axes(ax, height=PAGE_WIDTH * 0.8)
     with report_style():
         grey = ~points["topic"].isin(shown)
@@ -405,7 +405,11 @@ def plot_document_map(
                         fontsize=8, fontweight="bold",
                         path_effects=[patheffects.withStroke(linewidth=3, foreground="white")])
             )  # fmt: skip
-        ax.margins(0.1)
+        # Frame the bulk of the map: a few far-flung points would otherwise shrink every cluster.
+        low, high = np.nanquantile(points[["x", "y"]].to_numpy(dtype=float), [0.005, 0.995], axis=0)
+        pad = (high - low) * 0.08
+        ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
+        ax.set_ylim(low[1] - pad[1], high[1] + pad[1] * 2.5)  # room above for the top labels
         ax.set_xticks([])
         ax.set_yticks([])
         ax.spines[:].set_visible(False)

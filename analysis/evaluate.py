@@ -1,0 +1,471 @@
+"""Topic-model evaluation: coherence, diversity, stability, external validity, cross-lingual matches.
+
+The metrics are the ones a paper reviewer expects, computed the way the literature computes them
+so the numbers compare with published ones:
+
+- NPMI coherence is gensim's `c_npmi` (what OCTIS, and so the BERTopic paper, call): boolean
+  sliding windows of 10 tokens, NPMI with epsilon 1e-12, mean over word pairs, mean over topics.
+- Topic diversity is OCTIS's: distinct words among the top-10 words of all topics over their count.
+- Stability is the adjusted Rand index and normalised mutual information between runs that differ
+  only in their random seed; external validity is the same against reference labels.
+- Cross-lingual matches is CTM's "Matches": the share of same-story document pairs in different
+  languages whose (majority) topics are the same.
+
+`evaluate_run` reads a run folder (`segments.parquet`, `topics.csv`) and writes `evaluation.json`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+UnknownWords = Literal["drop", "error", "first_word"]
+Analyzer = Callable[[str], list[str]]
+
+OUTLIER = -1
+
+
+class EvaluationError(ValueError):
+    """Input that cannot be evaluated; the message names the file or field and what to do."""
+
+
+# --------------------------------------------------------------------------------------------
+# Coherence and diversity
+
+
+def corpus_dictionary(tokenized_docs: Sequence[Sequence[str]]):
+    """gensim `Dictionary` of the corpus; build it once when scoring many topic sets on one corpus."""
+    from gensim.corpora import Dictionary
+
+    return Dictionary(tokenized_docs)
+
+
+def npmi_coherence(
+    topic_words: Sequence[Sequence[str]],
+    tokenized_docs: Sequence[Sequence[str]],
+    *,
+    top_n: int = 10,
+    window_size: int = 10,
+    unknown: UnknownWords = "drop",
+    dictionary: Any = None,
+) -> tuple[float, list[float]]:
+    """Mean and per-topic NPMI (gensim `c_npmi`, as OCTIS computes it) over the corpus's own tokens.
+
+    gensim refuses words its dictionary lacks (a topic bigram, a word the tokenizer split
+    differently). OCTIS passes topics straight through and so fails on them; the BERTopic paper's
+    scripts replaced each such word by the corpus's first token. `unknown` chooses: "drop" them
+    (default; a topic left with fewer than 2 words scores NaN and is left out of the mean),
+    "first_word" (the paper's replacement, for reproducing its numbers) or "error".
+    """
+    from gensim.models.coherencemodel import CoherenceModel
+
+    if not topic_words:
+        raise EvaluationError("no topics to score: topic_words is empty")
+    if not any(tokenized_docs):
+        raise EvaluationError("no tokens to count co-occurrences in: every document is empty")
+    if dictionary is None:
+        dictionary = corpus_dictionary(tokenized_docs)
+    known = dictionary.token2id
+    first_word = next(token for doc in tokenized_docs for token in doc)
+
+    prepared: list[list[str]] = []
+    for index, words in enumerate(topic_words):
+        kept = []
+        for word in list(words)[:top_n]:
+            if word in known:
+                kept.append(word)
+            elif unknown == "error":
+                raise EvaluationError(
+                    f"topic {index}: word {word!r} never occurs in the corpus tokens; "
+                    "tokenise the corpus as the topic words were, or pass unknown='drop'"
+                )
+            elif unknown == "first_word":
+                kept.append(first_word)
+        prepared.append(kept)
+
+    scorable = [i for i, words in enumerate(prepared) if len(set(words)) >= 2]
+    per_topic = [math.nan] * len(prepared)
+    if scorable:
+        model = CoherenceModel(
+            topics=[prepared[i] for i in scorable],
+            texts=tokenized_docs,
+            dictionary=dictionary,
+            coherence="c_npmi",
+            window_size=window_size,
+            topn=top_n,
+            processes=1,
+        )
+        for i, score in zip(scorable, model.get_coherence_per_topic(), strict=True):
+            per_topic[i] = float(score)
+    scored = [s for s in per_topic if not math.isnan(s)]
+    return (float(np.mean(scored)) if scored else math.nan), per_topic
+
+
+def topic_diversity(topic_words: Sequence[Sequence[str]], top_n: int = 10) -> float:
+    """Share of distinct words among the top-`top_n` words of all topics (OCTIS TopicDiversity).
+
+    OCTIS divides by n_topics × top_n; here by the number of words actually listed, which is the
+    same when every topic has `top_n` words and does not count missing words as repeats otherwise.
+    """
+    tops = [list(words)[:top_n] for words in topic_words]
+    total = sum(len(words) for words in tops)
+    if total == 0:
+        raise EvaluationError("no topic words to measure diversity on")
+    return len({word for words in tops for word in words}) / total
+
+
+# --------------------------------------------------------------------------------------------
+# Agreement between partitions
+
+
+def stability(assignments_a: Sequence[int], assignments_b: Sequence[int]) -> dict[str, float]:
+    """ARI and NMI between two topic assignments of the same segments (label names do not matter)."""
+    a, b = np.asarray(assignments_a), np.asarray(assignments_b)
+    if a.shape != b.shape:
+        raise EvaluationError(
+            f"assignments differ in length ({a.size} vs {b.size}); they must cover the same segments"
+        )
+    return {"ari": float(adjusted_rand_score(a, b)), "nmi": float(normalized_mutual_info_score(a, b))}
+
+
+def seed_stability(fit_fn: Callable[[int], Sequence[int]], seeds: Iterable[int]) -> pd.DataFrame:
+    """Fit once per seed and compare every pair of runs: columns seed_a, seed_b, ari, nmi."""
+    runs = {seed: np.asarray(fit_fn(seed)) for seed in seeds}
+    if len(runs) < 2:
+        raise EvaluationError("seed stability needs at least two different seeds")
+    rows = [
+        {"seed_a": a, "seed_b": b, **stability(runs[a], runs[b])} for a, b in itertools.combinations(runs, 2)
+    ]
+    return pd.DataFrame(rows, columns=["seed_a", "seed_b", "ari", "nmi"])
+
+
+def outlier_share(topics: Sequence[int]) -> float:
+    """Share of segments HDBSCAN left as outliers (topic -1)."""
+    values = np.asarray(topics)
+    if values.size == 0:
+        raise EvaluationError("no topic assignments given")
+    return float(np.mean(values == OUTLIER))
+
+
+def external_validity(topics: Sequence[int], labels: Sequence[Any]) -> dict[str, float]:
+    """NMI and ARI of topics against reference labels, outliers as one cluster and excluded.
+
+    Counting outliers as a cluster charges the model for what it left unassigned; excluding them
+    shows how well the assigned part agrees. Both are reported because either alone misleads.
+    """
+    topic_values = np.asarray(topics)
+    label_values = pd.Series(list(labels), dtype="object")
+    if topic_values.size != len(label_values):
+        raise EvaluationError(f"{topic_values.size} topics but {len(label_values)} labels; they must align")
+    has_label = label_values.notna().to_numpy() & (label_values.astype(str).str.strip() != "").to_numpy()
+    if not has_label.any():
+        raise EvaluationError("the label column is empty: no reference labels to compare with")
+    topic_values, label_values = topic_values[has_label], label_values[has_label].astype(str).to_numpy()
+    assigned = topic_values != OUTLIER
+    result = {"n": int(has_label.sum()), **stability(topic_values, label_values)}
+    result["n_without_outliers"] = int(assigned.sum())
+    if assigned.sum() >= 2:
+        without = stability(topic_values[assigned], label_values[assigned])
+        result["nmi_without_outliers"], result["ari_without_outliers"] = without["nmi"], without["ari"]
+    else:
+        result["nmi_without_outliers"] = result["ari_without_outliers"] = math.nan
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Cross-lingual consistency
+
+
+def document_topics(segments: pd.DataFrame, *, doc_column: str = "doc_id") -> pd.Series:
+    """Each document's majority topic over its non-outlier segments (-1 when all are outliers).
+
+    Ties go to the topic of the earliest segment among the tied ones, so the result is stable.
+    """
+    _require_columns(segments, [doc_column, "topic"], where="segments")
+
+    def majority(topics: pd.Series) -> int:
+        assigned = [int(t) for t in topics if int(t) != OUTLIER]
+        if not assigned:
+            return OUTLIER
+        counts = Counter(assigned)
+        best = max(counts.values())
+        return next(t for t in assigned if counts[t] == best)
+
+    return segments.groupby(doc_column, sort=False)["topic"].agg(majority)
+
+
+def cross_lingual_matches(
+    segments_with_topics: pd.DataFrame,
+    pairs_or_story_column: str | pd.DataFrame | Sequence[tuple[str, str]] = "story",
+    *,
+    doc_column: str = "doc_id",
+    language_column: str = "doc_language",
+) -> dict[str, Any]:
+    """Share of same-story document pairs in different languages whose majority topics agree.
+
+    `pairs_or_story_column` is either the name of a column holding a story key (every pair of
+    documents with the same key and different languages is used) or explicit (doc_a, doc_b) pairs.
+    A pair where either document is an outlier counts as a miss: outliers share no topic.
+    """
+    _require_columns(segments_with_topics, [doc_column, language_column, "topic"], where="segments")
+    doc_topic = document_topics(segments_with_topics, doc_column=doc_column)
+    doc_language = segments_with_topics.groupby(doc_column, sort=False)[language_column].first()
+
+    if isinstance(pairs_or_story_column, str):
+        column = pairs_or_story_column
+        _require_columns(segments_with_topics, [column], where="segments")
+        stories = segments_with_topics.groupby(doc_column, sort=False)[column].first()
+        stories = stories[stories.notna() & (stories.astype(str).str.strip() != "")]
+        pairs = [
+            (a, b)
+            for _, docs in stories.groupby(stories)
+            for a, b in itertools.combinations(docs.index, 2)
+            if doc_language[a] != doc_language[b]
+        ]
+    else:
+        given = (
+            pairs_or_story_column.iloc[:, :2].itertuples(index=False, name=None)
+            if isinstance(pairs_or_story_column, pd.DataFrame)
+            else pairs_or_story_column
+        )
+        pairs = []
+        for a, b in given:
+            missing = [d for d in (a, b) if d not in doc_topic.index]
+            if missing:
+                raise EvaluationError(
+                    f"pair ({a!r}, {b!r}): document(s) {missing} not in the segment table's {doc_column}"
+                )
+            pairs.append((a, b))
+
+    matched = sum(1 for a, b in pairs if doc_topic[a] != OUTLIER and doc_topic[a] == doc_topic[b])
+    with_outlier = sum(1 for a, b in pairs if OUTLIER in (doc_topic[a], doc_topic[b]))
+    return {
+        "pairs": len(pairs),
+        "matched": matched,
+        "matches": matched / len(pairs) if pairs else math.nan,
+        "pairs_with_outlier": with_outlier,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Run folders
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    label_column: str | None = None,
+    seeds: int = 0,
+    analyzer: Analyzer | None = None,
+    story_column: str = "story",
+    top_n: int = 10,
+) -> dict[str, Any]:
+    """Evaluate a run folder's topics and write `evaluation.json` beside them.
+
+    NPMI counts co-occurrences in the fitted segments' text, tokenised by the package's own
+    topic-word analyzer (so topic words and corpus tokens are the same units); topic bigrams have
+    no single-token counterpart and are dropped from NPMI, and their number is reported.
+    `seeds` > 0 refits the topic model that many times with other seeds on the run's embeddings.
+    """
+    run_dir = Path(run_dir)
+    segments = _read_segments(run_dir)
+    topic_table = _read_topics(run_dir)
+    fitted = segments[segments["duplicate_of"].fillna("") == ""] if "duplicate_of" in segments else segments
+    topic_words = [
+        [w.strip() for w in str(words).split(",") if w.strip()]
+        for topic_id, words in zip(topic_table["topic_id"], topic_table["words"], strict=True)
+        if topic_id != OUTLIER
+    ]
+
+    tokenizer_name, tokenize = _resolve_tokenizer(analyzer)
+    tokenized = [tokenize(text) for text in fitted["text"].astype(str)]
+    # Topic words are shown in their surface forms; NPMI needs them as the corpus tokens they stand for.
+    shown = [[" ".join(tokenize(w)) for w in words[:top_n]] for words in topic_words]
+    shown = [[w for w in words if w] for words in shown]
+    n_ngrams = sum(1 for words in shown for w in words if " " in w)
+    result: dict[str, Any] = {
+        "n_segments": len(segments),
+        "n_fitted_segments": len(fitted),
+        "n_topics": len(topic_words),
+        "outlier_share": outlier_share(fitted["topic"].to_numpy()),
+        "top_n": top_n,
+        "tokenizer": tokenizer_name,
+    }
+    if topic_words:
+        dictionary = corpus_dictionary(tokenized)
+        n_unknown = sum(1 for words in shown for w in words if w not in dictionary.token2id)
+        npmi, per_topic = npmi_coherence(shown, tokenized, top_n=top_n, dictionary=dictionary)
+        ids = [int(t) for t in topic_table["topic_id"] if t != OUTLIER]
+        result |= {
+            "npmi": npmi,
+            "npmi_per_topic": dict(zip(map(str, ids), per_topic, strict=True)),
+            "npmi_words_dropped": {"ngrams": n_ngrams, "not_in_corpus": n_unknown - n_ngrams},
+            "topic_diversity": topic_diversity(topic_words, top_n),
+        }
+        result["npmi_per_language"] = _npmi_per_language(topic_table, fitted, tokenize, top_n)
+    else:
+        result |= {"npmi": math.nan, "topic_diversity": math.nan, "note": "no topics besides outliers"}
+
+    if label_column:
+        if label_column == "topic":
+            raise EvaluationError(
+                "label column 'topic' is the model's own topic column; rename the reference-label "
+                "column in the corpus mapping (e.g. to 'label') and pass that name"
+            )
+        _require_columns(fitted, [label_column], where=str(run_dir / "segments.parquet"))
+        result["external_validity"] = {
+            "label_column": label_column,
+            **external_validity(fitted["topic"], fitted[label_column]),
+        }
+    if story_column in segments.columns:
+        language = "doc_language" if "doc_language" in segments.columns else "language"
+        result["cross_lingual"] = {
+            "story_column": story_column,
+            **cross_lingual_matches(segments, story_column, language_column=language),
+        }
+    if seeds > 0:
+        result["seed_stability"] = _refit_stability(run_dir, segments, seeds)
+
+    (run_dir / "evaluation.json").write_text(
+        json.dumps(_without_nan(result), indent=2, ensure_ascii=False, default=_jsonable) + "\n",
+        encoding="utf-8",
+    )
+    return result
+
+
+def _npmi_per_language(
+    topic_table: pd.DataFrame, fitted: pd.DataFrame, tokenize: Analyzer, top_n: int
+) -> dict[str, float]:
+    """NPMI of each language's own topic words (`words_<lang>` columns) over that language's segments.
+
+    Words of different languages never share a window, so the NPMI of a mixed-language word list
+    is negative by construction; per language it measures what coherence is meant to.
+    """
+    if "language" not in fitted.columns:
+        return {}
+    scores = {}
+    for column in (c for c in topic_table.columns if c.startswith("words_")):
+        language = column.removeprefix("words_")
+        texts = fitted.loc[fitted["language"] == language, "text"].astype(str)
+        tokenized = [tokenize(text) for text in texts]
+        words = [
+            [" ".join(tokenize(w.strip())) for w in str(cell).split(",") if w.strip()][:top_n]
+            for topic_id, cell in zip(topic_table["topic_id"], topic_table[column], strict=True)
+            if topic_id != OUTLIER
+        ]
+        words = [[w for w in ws if w and " " not in w] for ws in words]
+        if any(tokenized) and any(len(set(ws)) >= 2 for ws in words):
+            scores[language] = npmi_coherence([ws for ws in words if ws], tokenized, top_n=top_n)[0]
+    return scores
+
+
+def _without_nan(value: Any) -> Any:
+    """NaN is not JSON: write null instead (a topic NPMI could not score)."""
+    if isinstance(value, dict):
+        return {k: _without_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nan(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _read_segments(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / "segments.parquet"
+    if not path.is_file():
+        raise EvaluationError(f"{path} not found: evaluate a run folder written by `topics` or `run`")
+    segments = pd.read_parquet(path)
+    _require_columns(segments, ["doc_id", "text", "topic"], where=str(path))
+    return segments
+
+
+def _read_topics(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / "topics.csv"
+    if not path.is_file():
+        raise EvaluationError(f"{path} not found: evaluate a run folder written by `topics` or `run`")
+    table = pd.read_csv(path, keep_default_na=False)
+    id_column = next((c for c in ("topic", "id", "topic_id", "Topic") if c in table.columns), None)
+    if id_column is None or "words" not in table.columns:
+        raise EvaluationError(
+            f"{path} needs a topic id column (topic or id) and a 'words' column (top words joined by ', '); "
+            f"it has {list(table.columns)}"
+        )
+    return table.rename(columns={id_column: "topic_id"}).astype({"topic_id": int})
+
+
+def _resolve_tokenizer(analyzer: Analyzer | None) -> tuple[str, Analyzer]:
+    """Unigram tokens in text order: the package's topic-word normalisation unless `analyzer` is given."""
+    if analyzer is not None:
+        return getattr(analyzer, "__name__", "custom"), lambda text: [
+            t for t in analyzer(text) if " " not in t
+        ]
+    from analysis.vectorize import words_in
+
+    return "analysis.vectorize.words_in", lambda text: words_in([text])[0]
+
+
+def _refit_stability(run_dir: Path, segments: pd.DataFrame, seeds: int) -> dict[str, Any]:
+    """Refit on the run's saved embeddings with `seeds` other seeds; compare all runs pairwise."""
+    import dataclasses
+
+    from analysis.config import RunConfig
+    from analysis.embed import load_encoder
+    from analysis.themes import load_codebook
+    from analysis.topics import fit_topics
+
+    embeddings_path, manifest_path = run_dir / "embeddings.npy", run_dir / "manifest.json"
+    for path in (embeddings_path, manifest_path):
+        if not path.is_file():
+            raise EvaluationError(f"{path} not found: seed stability refits from a run's saved embeddings")
+    embeddings = np.load(embeddings_path)
+    if embeddings.shape[0] != len(segments):
+        raise EvaluationError(
+            f"{embeddings_path} has {embeddings.shape[0]} rows but {run_dir / 'segments.parquet'} has "
+            f"{len(segments)}; "
+            "rerun `topics` to write matching embeddings"
+        )
+    config = RunConfig.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")).get("config", {}))
+    codebook = load_codebook(config.topics.codebook or None)
+    encoder = load_encoder(config.embed, concepts=codebook.concepts())
+    base_seed = config.topics.seed
+    original = (segments["duplicate_of"].fillna("") == "").to_numpy() if "duplicate_of" in segments else None
+
+    def fit(seed: int) -> np.ndarray:
+        if seed == base_seed:
+            topics = segments["topic"].to_numpy()
+        else:
+            topic_config = dataclasses.replace(config.topics, seed=seed)
+            result = fit_topics(segments, embeddings, topic_config, codebook=codebook, encoder=encoder)
+            topics = result.segment_topics["topic"].to_numpy()
+        return topics if original is None else topics[original]  # duplicates would count twice
+
+    table = seed_stability(fit, [base_seed + i for i in range(seeds + 1)])
+    return {
+        "seeds": sorted(set(table["seed_a"]) | set(table["seed_b"])),
+        "ari_mean": float(table["ari"].mean()),
+        "nmi_mean": float(table["nmi"].mean()),
+        "pairs": table.to_dict(orient="records"),
+    }
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], *, where: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise EvaluationError(f"{where}: missing column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return str(value)
