@@ -160,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "evaluate":
             from analysis.evaluate import evaluate_run
 
-            results = evaluate_run(args.run_dir, label_column=args.labels, seeds=args.seeds)
-            print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+            evaluate_run(args.run_dir, label_column=args.labels, seeds=args.seeds)
+            # read back the file: it holds null where a metric is undefined, which json.dumps cannot write
+            results = json.loads((args.run_dir / "evaluation.json").read_text(encoding="utf-8"))
+            results.pop("npmi_per_topic", None)  # per-topic values stay in the file
+            print(json.dumps(results, indent=2, ensure_ascii=False))
             print(f"\nwritten: {args.run_dir / 'evaluation.json'}")
             return 0
 

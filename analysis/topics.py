@@ -6,7 +6,7 @@ returns the fitted BERTopic object itself, so every BERTopic method stays availa
 
 Scaling rules (n = number of segments fitted, i.e. without duplicates):
 
-    min_topic_size (HDBSCAN min_cluster_size) = clamp(round(n / 100), 5, 50)
+    min_topic_size (HDBSCAN min_cluster_size) = clamp(round(n / 100), 5, 50), at most 10 when nr_topics is set
     n_neighbors (UMAP)                         = clamp(round(sqrt(n)), 5, 15), and < n
     n_components (UMAP)                        = config.n_components, and <= n - 2
 
@@ -122,6 +122,10 @@ def scale_parameters(n_segments: int, config: TopicConfig) -> ModelScale:
     if n_segments < 1:
         raise ValueError("no segments to fit a topic model on; the corpus stage produced none")
     min_topic_size = config.min_topic_size or _clamp(n_segments / 100, 5, 50)
+    if config.nr_topics and not config.min_topic_size:
+        # Asked for k topics: HDBSCAN must find at least k clusters for BERTopic to merge down to k,
+        # so the size rule may not starve it (BERTopic's own default is 10).
+        min_topic_size = min(min_topic_size, 10)
     n_neighbors = config.n_neighbors or _clamp(math.sqrt(n_segments), 5, 15)
     n_neighbors = max(2, min(n_neighbors, n_segments - 1))
     n_components = max(1, min(config.n_components, n_segments - 2))

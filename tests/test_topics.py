@@ -502,3 +502,11 @@ def test_scaling_rules() -> None:
     assert scale_parameters(500, TopicConfig(min_topic_size=7, n_neighbors=9)).min_topic_size == 7
     with pytest.raises(ValueError, match="no segments"):
         scale_parameters(0, config)
+
+
+def test_asking_for_k_topics_lets_hdbscan_find_enough_clusters():
+    from analysis.topics import scale_parameters
+
+    assert scale_parameters(2225, TopicConfig()).min_topic_size == 22
+    assert scale_parameters(2225, TopicConfig(nr_topics=30)).min_topic_size == 10
+    assert scale_parameters(2225, TopicConfig(nr_topics=30, min_topic_size=40)).min_topic_size == 40
