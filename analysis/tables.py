@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import re
-import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import TableConfig
+from analysis.vectorize import normalise_for_words
 
 Unit = Literal["theme", "topic"]
 Grouping = Literal["source", "language", "period"] | str
@@ -483,16 +483,12 @@ def _topic_word_hits(frame: pd.DataFrame, topics: pd.DataFrame) -> np.ndarray:
     return scores
 
 
-_ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
-_ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
 _NON_WORD = re.compile(r"[^\w]+")
 
 
 def _match_key(text: str) -> str:
-    """Text folded the way topic words are (case, Arabic letter variants, punctuation) for matching."""
-    text = unicodedata.normalize("NFKC", str(text)).casefold()
-    text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_FOLD)
-    return " ".join(_NON_WORD.sub(" ", text).split())
+    """Text folded exactly as topic words were (the topic-word vectorizer's normalisation), for matching."""
+    return " ".join(_NON_WORD.sub(" ", normalise_for_words(str(text))).split())
 
 
 def _as_words(value: Any) -> list[str]:
