@@ -75,6 +75,8 @@ class TopicConfig:
     outlier_strategy: Literal["embeddings", "c-tf-idf", "distributions"] = "embeddings"
     zeroshot_min_similarity: float = 0.5  # zero-shot mode: below this a topic is discovered, not a theme
     representation: Representation = "keybert+mmr"
+    # c-TF-IDF takes the square root of term frequencies: words frequent in every topic stop leading them.
+    reduce_frequent_words: bool = True
     mode: TopicMode = "unsupervised"
     top_n_words: int = 10
     codebook: str = ""  # "": the packaged codebook

@@ -210,7 +210,7 @@ def build_topic_model(
         umap_model=reducer,
         hdbscan_model=clusterer,
         vectorizer_model=vectorizer,
-        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=config.reduce_frequent_words),
         representation_model=_representation_model(config, embedding_model),
         top_n_words=config.top_n_words,
         min_topic_size=scale.min_topic_size,
