@@ -297,8 +297,12 @@ def map_topics_to_themes(
     encoder: Encoder | None = None,
     topic_embeddings: Mapping[int, np.ndarray] | None = None,
     min_score: float = 0.05,
+    dictionary: Mapping[int, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Each topic's best theme and score, or `other` when the score is below `min_score`.
+
+    `dictionary` may hold each topic's `dictionary_scores` rows (texts × themes), already computed,
+    so that large corpora are not scored twice.
 
     `topic_docs` maps a topic to its segments (or to its top words: any texts that stand for it).
     For topic t and theme h:
@@ -318,9 +322,12 @@ def map_topics_to_themes(
     keys = codebook.keys
     shares = np.zeros((len(topics), len(keys)))
     for row, topic in enumerate(topics):
-        texts = list(topic_docs[topic])
-        if texts:
-            shares[row] = (dictionary_scores(texts, codebook).to_numpy() > 0).mean(axis=0)
+        topic_scores = (
+            np.asarray(dictionary[topic]) if dictionary is not None
+            else dictionary_scores(list(topic_docs[topic]), codebook).to_numpy()
+        )  # fmt: skip
+        if len(topic_scores):
+            shares[row] = (topic_scores > 0).mean(axis=0)
     cosines = np.zeros_like(shares)
     if encoder is not None and topics:
         theme_vectors = _unit_rows(np.asarray(encoder.encode([theme.text() for theme in codebook.themes])))

@@ -291,8 +291,11 @@ def fit_topics(
     )
 
     topics = _topic_table(model, texts, assigned_array, fitted_languages, languages, config)
-    topics = _add_themes(topics, model, texts, assigned_array, fit_embeddings, codebook, encoder, config)
-    segment_topics = _segment_table(segments, original, assigned_array, topics, codebook)
+    # Dictionary scores once per segment: the topic→theme mapping and `dict_theme` both use them.
+    scores = dictionary_scores(segments["text"].fillna("").astype(str).tolist(), codebook)
+    topics = _add_themes(topics, model, texts, assigned_array, fit_embeddings, codebook, encoder, config,
+                         fitted_scores=scores.to_numpy()[original])  # fmt: skip
+    segment_topics = _segment_table(segments, original, assigned_array, topics, scores)
 
     info = {
         "n_segments": len(segments),
@@ -506,17 +509,21 @@ def _add_themes(
     codebook: Codebook,
     encoder: Encoder | None,
     config: TopicConfig,
+    *,
+    fitted_scores: np.ndarray,
 ) -> pd.DataFrame:
     """Theme per topic (see `analysis.themes.map_topics_to_themes`); zero-shot topics keep the
-    theme whose description created them."""
+    theme whose description created them. `fitted_scores`: dictionary scores of the fitted texts."""
     topic_docs = {topic: [texts[i] for i in np.flatnonzero(assigned == topic)] for topic in topics["topic"]}
+    topic_scores = {topic: fitted_scores[assigned == topic] for topic in topic_docs}
     centroids = None
     if encoder is not None:
         dimension = np.asarray(encoder.encode([codebook.themes[0].label])).shape[1]
         if embeddings.shape[1] == dimension:  # the segment embeddings come from this encoder
             centroids = {topic: embeddings[assigned == topic].mean(axis=0) for topic in topic_docs}
     mapping = _map_topics_to_themes(
-        topic_docs, codebook, encoder=encoder, topic_embeddings=centroids, min_score=config.min_theme_score
+        topic_docs, codebook, encoder=encoder, topic_embeddings=centroids, min_score=config.min_theme_score,
+        dictionary=topic_scores,
     )
     if config.mode == "zeroshot":
         by_description = {theme.description: theme.key for theme in codebook.themes}
@@ -536,9 +543,9 @@ def _segment_table(
     original: np.ndarray,
     assigned: np.ndarray,
     topics: pd.DataFrame,
-    codebook: Codebook,
+    scores: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Topic and theme per input segment; a duplicate takes the topic of the original it names
+    """Topic and theme per input segment (`scores`: dictionary scores of every segment); a duplicate takes the topic of the original it names
     (following chains of duplicates)."""
     segment_ids = segments["segment_id"].astype(str).to_numpy()
     topic_of = dict(zip(segment_ids[original].tolist(), assigned.tolist(), strict=True))
@@ -567,9 +574,7 @@ def _segment_table(
         how="left",
         validate="many_to_one",
     )
-    dictionary = best_dictionary_theme(
-        dictionary_scores(segments["text"].fillna("").astype(str).tolist(), codebook)
-    )
+    dictionary = best_dictionary_theme(scores)
     table["dict_theme"] = dictionary["dict_theme"].to_numpy()
     table["dict_theme_score"] = dictionary["dict_theme_score"].round(4).to_numpy()
     return table[SEGMENT_TOPIC_COLUMNS]

@@ -280,3 +280,16 @@ def test_a_few_stray_matches_do_not_name_a_large_topic(codebook) -> None:
     mapping = map_topics_to_themes({0: football[-20:]}, codebook, encoder=KeywordEncoder()).set_index("topic")
     assert mapping.loc[0, "theme"] == "sectors"
     assert mapping.loc[0, "dict_share"] == pytest.approx(0.15)
+
+
+def test_precomputed_dictionary_scores_give_the_same_mapping(codebook) -> None:
+    from analysis.themes import dictionary_scores
+
+    topic_docs = {0: ["Les centres de données et la fibre optique", "مراكز البيانات"],
+                  1: ["sécheresse et agriculteurs", "la sécheresse", "centre de données"]}  # fmt: skip
+    computed = map_topics_to_themes(topic_docs, codebook)
+    given = {t: dictionary_scores(docs, codebook).to_numpy() for t, docs in topic_docs.items()}
+    reused = map_topics_to_themes(topic_docs, codebook, dictionary=given)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(computed, reused)
