@@ -44,28 +44,38 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, help_text: str, *, source_required: bool) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument(
-            "source", nargs=None if source_required else "?", default=None,
+            "source",
+            nargs=None if source_required else "?",
+            default=None,
             help="a folder of .txt/.md/.html files (optional manifest.csv), a table "
             "(.csv/.tsv/.jsonl/.parquet) or a corpus description (.toml)"
             + ("" if source_required else "; default: the packaged sample corpus"),
         )
         sub.add_argument("--out", required=True, type=Path, help="run folder to write (created if missing)")
-        sub.add_argument("--config", type=Path, help="TOML file with [corpus] [embed] [topics] [tables] sections")
+        sub.add_argument(
+            "--config", type=Path, help="TOML file with [corpus] [embed] [topics] [tables] sections"
+        )
         sub.add_argument("--languages", help="comma-separated language codes to detect, e.g. ar,fr,en")
         sub.add_argument("--segment-by", choices=["paragraph", "sentence", "document"])
         sub.add_argument("--no-progress", action="store_true", help="hide progress bars")
         return sub
 
-    add("corpus", "load, clean and segment a corpus; write segments.parquet, ledger.csv, manifest.json",
-        source_required=False)
+    add(
+        "corpus",
+        "load, clean and segment a corpus; write segments.parquet, ledger.csv, manifest.json",
+        source_required=False,
+    )
     for name, text in (
         ("topics", "corpus → embeddings → BERTopic topics and themes; adds topics.csv and model/"),
         ("run", "the whole job: corpus → topics → tables → figures → report.html"),
     ):
         sub = add(name, text, source_required=False)
         sub.add_argument("--model", help='encoder: hub name, local folder, or "offline" (no download)')
-        sub.add_argument("--no-fallback", action="store_true",
-                         help="fail instead of falling back to the offline encoder when the model is unavailable")
+        sub.add_argument(
+            "--no-fallback",
+            action="store_true",
+            help="fail instead of falling back to the offline encoder when the model is unavailable",
+        )
         sub.add_argument("--cache-dir", help="embedding cache folder")
         sub.add_argument("--seed", type=int, help="random seed for UMAP/HDBSCAN and bootstraps")
         sub.add_argument("--nr-topics", type=int, help="reduce to this many topics")
@@ -145,7 +155,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.extend(f"  {k!s:<{width}}  {v}" for k, v in shown)
     segs = summary.get("segments", {})
     if segs:
-        lines.append(f"segments: {segs.get('total', '?')} ({segs.get('duplicates', 0)} duplicates, modelled once)")
+        lines.append(
+            f"segments: {segs.get('total', '?')} ({segs.get('duplicates', 0)} duplicates, modelled once)"
+        )
     return "\n".join(lines)
 
 
@@ -179,9 +191,14 @@ def main(argv: list[str] | None = None) -> int:
             if encoder.get("fallback_reason"):
                 print(f"WARNING: offline fallback encoder used: {encoder['fallback_reason']}")
         if "topics" in data:
-            print(f"topics: {data['topics'].get('n_topics')} "
-                  f"(outliers {data['topics'].get('outlier_share', 0):.0%}) → {args.out / 'topics.csv'}")
-        print("stages: " + ", ".join(f"{c.name} {c.seconds:.1f}s/{c.peak_rss_mb:.0f} MB" for c in result.manifest.costs))
+            print(
+                f"topics: {data['topics'].get('n_topics')} "
+                f"(outliers {data['topics'].get('outlier_share', 0):.0%}) → {args.out / 'topics.csv'}"
+            )
+        print(
+            "stages: "
+            + ", ".join(f"{c.name} {c.seconds:.1f}s/{c.peak_rss_mb:.0f} MB" for c in result.manifest.costs)
+        )
         print(f"run folder: {args.out}")
         if result.report is not None:
             print(f"report: {result.report}")

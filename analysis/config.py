@@ -123,7 +123,9 @@ class RunConfig:
         for name, values in sections.items():
             if name not in _SECTIONS:
                 raise ConfigError(f"unknown config section [{name}]; valid: {', '.join(_SECTIONS)}")
-            changed[name] = _build_section(_SECTIONS[name], values, where=f"[{name}]", base=getattr(self, name))
+            changed[name] = _build_section(
+                _SECTIONS[name], values, where=f"[{name}]", base=getattr(self, name)
+            )
         return dataclasses.replace(self, **changed)
 
     @classmethod

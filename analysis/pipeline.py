@@ -30,9 +30,21 @@ SAMPLE_CORPUS = Path(__file__).parent / "data" / "sample"
 
 # Packages whose versions decide a run's numbers; recorded in every manifest.
 RECORDED_PACKAGES = (
-    "numpy", "pandas", "scikit-learn", "bertopic", "sentence-transformers", "transformers", "torch",
-    "umap-learn", "hdbscan", "lingua-language-detector", "trafilatura", "dateparser", "matplotlib",
-    "plotly", "pyarrow",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "bertopic",
+    "sentence-transformers",
+    "transformers",
+    "torch",
+    "umap-learn",
+    "hdbscan",
+    "lingua-language-detector",
+    "trafilatura",
+    "dateparser",
+    "matplotlib",
+    "plotly",
+    "pyarrow",
 )
 
 
@@ -134,7 +146,9 @@ class Manifest:
         self.data["stages"] = [vars(c) for c in self.costs]
         self.data["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         path = self.run_dir / "manifest.json"
-        path.write_text(json.dumps(self.data, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8")
+        path.write_text(
+            json.dumps(self.data, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8"
+        )
         return path
 
 
@@ -171,7 +185,11 @@ class RunResult:
 
 
 def run_corpus(
-    source: str | Path | None, run_dir: str | Path, config: RunConfig, *, progress: bool = True,
+    source: str | Path | None,
+    run_dir: str | Path,
+    config: RunConfig,
+    *,
+    progress: bool = True,
     manifest: Manifest | None = None,
 ) -> RunResult:
     """Load, clean, segment and account for a corpus; write segments.parquet and ledger.csv."""
@@ -190,7 +208,11 @@ def run_corpus(
 
 
 def run_topics(
-    source: str | Path | None, run_dir: str | Path, config: RunConfig, *, progress: bool = True,
+    source: str | Path | None,
+    run_dir: str | Path,
+    config: RunConfig,
+    *,
+    progress: bool = True,
     manifest: Manifest | None = None,
 ) -> RunResult:
     """Corpus → embeddings (cached) → BERTopic; adds topics.csv, model/ and topic columns."""
@@ -215,12 +237,19 @@ def run_topics(
 
     with manifest.stage("topics"):
         topic_result = fit_topics(
-            segments, embeddings, config.topics, codebook=codebook, encoder=encoder,
+            segments,
+            embeddings,
+            config.topics,
+            codebook=codebook,
+            encoder=encoder,
             languages=config.corpus.languages,
         )
         save_topic_model(topic_result, run_dir / "model")
-    segments = segments.drop(columns=[c for c in topic_result.segment_topics.columns
-                                      if c != "segment_id" and c in segments.columns])
+    segments = segments.drop(
+        columns=[
+            c for c in topic_result.segment_topics.columns if c != "segment_id" and c in segments.columns
+        ]
+    )
     segments = segments.merge(topic_result.segment_topics, on="segment_id", how="left", validate="one_to_one")
     segments.to_parquet(run_dir / "segments.parquet", index=False)
     topic_result.topics.to_csv(run_dir / "topics.csv", index=False)
@@ -230,7 +259,9 @@ def run_topics(
         "outlier_share": float((segments["topic"] == -1).mean()) if len(segments) else 0.0,
         **{k: v for k, v in topic_result.info.items() if isinstance(v, (str, int, float, bool))},
     }
-    manifest.data["outputs"].update({"topics": "topics.csv", "model": "model/", "embeddings": "embeddings.npy"})
+    manifest.data["outputs"].update(
+        {"topics": "topics.csv", "model": "model/", "embeddings": "embeddings.npy"}
+    )
     manifest.write()
     result.embeddings = embeddings
     result.topic_result = topic_result
@@ -239,7 +270,11 @@ def run_topics(
 
 
 def run_all(
-    source: str | Path | None, run_dir: str | Path, config: RunConfig, *, progress: bool = True,
+    source: str | Path | None,
+    run_dir: str | Path,
+    config: RunConfig,
+    *,
+    progress: bool = True,
 ) -> RunResult:
     """The whole job: corpus → topics → tables → figures → report."""
     from analysis.evaluate import evaluate_run
@@ -265,7 +300,7 @@ def run_all(
     with manifest.stage("report"):
         result.report = write_report(
             run_dir,
-            title=f"Themes in {source_path.name}",
+            title=f"Themes in {result.corpus.name}",
             manifest=manifest.data,
             ledger_summary=manifest.data["corpus"],
             tables=result.tables,

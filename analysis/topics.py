@@ -373,6 +373,7 @@ def words_per_language(
     vectorizer: CountVectorizer,
     *,
     top_n: int = 10,
+    reduce_frequent_words: bool = True,
 ) -> dict[tuple[int, str], list[str]]:
     """(topic, language) → top words of that topic computed from that language's segments only.
 
@@ -396,7 +397,11 @@ def words_per_language(
         if used.size == 0:
             continue
         per_topic = per_topic[:, used]
-        weights = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(per_topic).toarray()
+        weights = (
+            ClassTfidfTransformer(reduce_frequent_words=reduce_frequent_words)
+            .fit_transform(per_topic)
+            .toarray()
+        )
         present = per_topic.toarray() > 0
         for topic, row in position.items():
             order = [i for i in np.argsort(-weights[row], kind="stable") if present[row, i]][:top_n]
@@ -457,7 +462,12 @@ def _topic_table(
     config: TopicConfig,
 ) -> pd.DataFrame:
     per_language = words_per_language(
-        texts, topics, segment_languages, model.vectorizer_model, top_n=config.top_n_words
+        texts,
+        topics,
+        segment_languages,
+        model.vectorizer_model,
+        top_n=config.top_n_words,
+        reduce_frequent_words=config.reduce_frequent_words,
     )
     forms = surface_forms(texts)
     per_language = {key: _display(words, forms) for key, words in per_language.items()}
@@ -522,7 +532,11 @@ def _add_themes(
         if embeddings.shape[1] == dimension:  # the segment embeddings come from this encoder
             centroids = {topic: embeddings[assigned == topic].mean(axis=0) for topic in topic_docs}
     mapping = _map_topics_to_themes(
-        topic_docs, codebook, encoder=encoder, topic_embeddings=centroids, min_score=config.min_theme_score,
+        topic_docs,
+        codebook,
+        encoder=encoder,
+        topic_embeddings=centroids,
+        min_score=config.min_theme_score,
         dictionary=topic_scores,
     )
     if config.mode == "zeroshot":

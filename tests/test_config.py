@@ -60,8 +60,21 @@ def test_command_line_options_override_the_config_file(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text('[embed]\nmodel = "some/model"\n[topics]\nseed = 1\n', encoding="utf-8")
     args = build_parser().parse_args(
-        ["topics", "corpus_dir", "--out", str(tmp_path / "run"), "--config", str(path), "--seed", "7",
-         "--model", "offline", "--languages", "ar, fr,en,ber", "--no-fallback"]
+        [
+            "topics",
+            "corpus_dir",
+            "--out",
+            str(tmp_path / "run"),
+            "--config",
+            str(path),
+            "--seed",
+            "7",
+            "--model",
+            "offline",
+            "--languages",
+            "ar, fr,en,ber",
+            "--no-fallback",
+        ]
     )
     config = config_from_args(args)
     assert config.embed.model == "offline"

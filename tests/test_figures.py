@@ -46,8 +46,12 @@ FOOTER = FigureFooter(
 FALLBACK = FigureFooter(
     corpus="synthetic",
     n_segments=630,
-    encoder={"name": "offline-lsa", "kind": "offline", "fallback_reason": "model not cached",
-             "requested_model": "org/multilingual-model"},
+    encoder={
+        "name": "offline-lsa",
+        "kind": "offline",
+        "fallback_reason": "model not cached",
+        "requested_model": "org/multilingual-model",
+    },
     run_date="2025-01-02",
 )
 

@@ -32,12 +32,18 @@ def test_notebooks_execute_in_order_and_write_their_figures(tmp_path):
     figures = NOTEBOOKS.parent / "figures"
     for script in SCRIPTS:
         notebook = jupytext.read(script)
-        NotebookClient(notebook, timeout=900, kernel_name="python3",
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        NotebookClient(
+            notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+        ).execute()
         errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{script.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
-    for stem in ("01_corpus_overview", "02_document_map", "02_top_words", "03_theme_by_language",
-                 "03_theme_shares_over_time"):
+    for stem in (
+        "01_corpus_overview",
+        "02_document_map",
+        "02_top_words",
+        "03_theme_by_language",
+        "03_theme_shares_over_time",
+    ):
         for ext in ("png", "svg", "pdf"):
             path = figures / f"{stem}.{ext}"
             assert path.is_file() and path.stat().st_size > 2_000, f"{path} not written"

@@ -24,15 +24,26 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """`python -m analysis run --model offline` on the sample corpus, with its own embedding cache."""
     root = tmp_path_factory.mktemp("sample-run")
     run_dir, cache = root / "run", root / "cache"
-    status = main(["run", "--out", str(run_dir), "--model", "offline", "--cache-dir", str(cache), "--no-progress"])
+    status = main(
+        ["run", "--out", str(run_dir), "--model", "offline", "--cache-dir", str(cache), "--no-progress"]
+    )
     assert status == 0
     return run_dir, cache
 
 
 def test_run_writes_every_output_and_accounts_for_every_document(sample_run):
     run_dir, _ = sample_run
-    for name in ("segments.parquet", "ledger.csv", "topics.csv", "manifest.json", "report.html",
-                 "evaluation.json", "embeddings.npy", "tables/theme_by_source.csv", "model/bertopic"):
+    for name in (
+        "segments.parquet",
+        "ledger.csv",
+        "topics.csv",
+        "manifest.json",
+        "report.html",
+        "evaluation.json",
+        "embeddings.npy",
+        "tables/theme_by_source.csv",
+        "model/bertopic",
+    ):
         assert (run_dir / name).exists(), name
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     manifest_csv = pd.read_csv(Path(manifest["source"]) / "manifest.csv")
@@ -43,7 +54,14 @@ def test_run_writes_every_output_and_accounts_for_every_document(sample_run):
     # the syndicated copy is excluded from modelling with what it duplicates
     assert documents.set_index("doc_id").loc["sample-043", "reason"] == "duplicate of sample-042"
     assert manifest["encoder"]["name"] == "offline"
-    assert {s["name"] for s in manifest["stages"]} >= {"corpus", "embed", "topics", "tables", "figures", "report"}
+    assert {s["name"] for s in manifest["stages"]} >= {
+        "corpus",
+        "embed",
+        "topics",
+        "tables",
+        "figures",
+        "report",
+    }
     assert manifest["versions"]["bertopic"].startswith("0.")
     assert manifest["config"]["topics"]["seed"] == 42
 
