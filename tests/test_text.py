@@ -8,6 +8,7 @@ there) and check that every other line reaches the cleaned text verbatim.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,20 @@ def _needs(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (third-party corpora live in ../shared/corpus)")
     return path
+
+
+@functools.cache
+def _read_news_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def read(pattern: str) -> pd.DataFrame:
+        return pd.concat(pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(NEWS.glob(pattern)))
+
+    return read("hespress-ar/*.csv"), read("outlets-fr/*.csv"), read("moroccoworldnews-en/*.csv")
+
+
+def _news_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The three morocco-news layouts as raw string tables (read once per session); copies, to mutate."""
+    _needs(NEWS)
+    return tuple(table.copy() for table in _read_news_tables())
 
 
 def _raw_lines(name: str) -> list[str]:
@@ -379,20 +394,7 @@ def test_parse_date_accepts_table_cell_values(raw: object, expected: ParsedDate)
 
 @pytest.mark.shared
 def test_every_real_date_of_morocco_news_parses() -> None:
-    _needs(NEWS)
-    hespress = pd.concat(
-        [
-            pd.read_csv(path, dtype=str, keep_default_na=False)
-            for path in sorted(NEWS.glob("hespress-ar/*.csv"))
-        ]
-    )
-    outlets = pd.concat(
-        [
-            pd.read_csv(path, dtype=str, keep_default_na=False)
-            for path in sorted(NEWS.glob("outlets-fr/*.csv"))
-        ]
-    )
-    mwn = pd.read_csv(NEWS / "moroccoworldnews-en" / "moroccoworldnews.csv", dtype=str, keep_default_na=False)
+    hespress, outlets, mwn = _news_tables()
 
     def parsed(column: pd.Series) -> pd.Series:
         return pd.Series([parse_date(raw).value for raw in column], dtype=object)
@@ -488,21 +490,9 @@ def test_non_text_input_names_its_position() -> None:
 
 @pytest.mark.shared
 def test_languages_of_the_three_outlets_on_samples() -> None:
-    _needs(NEWS)
-    hespress = pd.concat(
-        [
-            pd.read_csv(path, dtype=str, keep_default_na=False)
-            for path in sorted(NEWS.glob("hespress-ar/*.csv"))
-        ]
-    ).sample(300, random_state=0)
-    outlets = pd.concat(
-        [
-            pd.read_csv(path, dtype=str, keep_default_na=False)
-            for path in sorted(NEWS.glob("outlets-fr/*.csv"))
-        ]
-    )
+    hespress, outlets, mwn = _news_tables()
+    hespress = hespress.sample(300, random_state=0)
     outlets = outlets[outlets["date"] != "date"].sample(300, random_state=0)  # not the stray header row
-    mwn = pd.read_csv(NEWS / "moroccoworldnews-en" / "moroccoworldnews.csv", dtype=str, keep_default_na=False)
     mwn = mwn.sample(300, random_state=0)
 
     samples = {
@@ -520,20 +510,7 @@ def test_languages_of_the_three_outlets_on_samples() -> None:
 
 @pytest.mark.shared
 def test_cleaning_keeps_every_story_and_lead_of_morocco_news() -> None:
-    _needs(NEWS)
-    hespress = pd.concat(
-        [
-            pd.read_csv(path, dtype=str, keep_default_na=False)
-            for path in sorted(NEWS.glob("hespress-ar/*.csv"))
-        ]
-    )
-    outlets = pd.concat(
-        [
-            pd.read_csv(path, dtype=str, keep_default_na=False)
-            for path in sorted(NEWS.glob("outlets-fr/*.csv"))
-        ]
-    )
-    mwn = pd.read_csv(NEWS / "moroccoworldnews-en" / "moroccoworldnews.csv", dtype=str, keep_default_na=False)
+    hespress, outlets, mwn = _news_tables()
     sources = {
         "hespress": hespress["story"].tolist(),
         "outlets": (outlets["title"] + "\n\n" + outlets["resume"]).tolist(),
