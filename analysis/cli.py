@@ -170,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         from analysis import pipeline
 
         if args.command == "evaluate":
-            from analysis.evaluate import evaluate_run
-
-            evaluate_run(args.run_dir, label_column=args.labels, seeds=args.seeds)
+            pipeline.run_evaluate(args.run_dir, label_column=args.labels, seeds=args.seeds)
             # read back the file: it holds null where a metric is undefined, which json.dumps cannot write
             results = json.loads((args.run_dir / "evaluation.json").read_text(encoding="utf-8"))
             results.pop("npmi_per_topic", None)  # per-topic values stay in the file

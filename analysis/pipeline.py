@@ -114,13 +114,6 @@ class Manifest:
     @classmethod
     def start(cls, run_dir: Path, *, command: str, source: str, config: RunConfig) -> Manifest:
         run_dir.mkdir(parents=True, exist_ok=True)
-        previous = {}
-        path = run_dir / "manifest.json"
-        if path.is_file():
-            try:
-                previous = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                previous = {}
         data = {
             "analysis_version": __version__,
             "command": command,
@@ -133,10 +126,6 @@ class Manifest:
             "platform": platform.platform(),
             "outputs": {},
         }
-        # Keep what a later command does not redo (e.g. `evaluate` after `run`).
-        for key in ("evaluation", "encoder", "embedding"):
-            if key in previous and previous.get("source") == source:
-                data[key] = previous[key]
         return cls(run_dir=run_dir, data=data)
 
     def stage(self, name: str):
@@ -278,7 +267,6 @@ def run_all(
 ) -> RunResult:
     """The whole job: corpus → topics → tables → figures → report."""
     from analysis.evaluate import evaluate_run
-    from analysis.report import write_report
 
     run_dir = Path(run_dir)
     source_path = resolve_source(source)
@@ -298,17 +286,47 @@ def run_all(
     manifest.data["outputs"].update({"tables": "tables/", "figures": "figures/", "report": "report.html"})
     manifest.write()
     with manifest.stage("report"):
-        result.report = write_report(
-            run_dir,
-            title=f"Themes in {result.corpus.name}",
-            manifest=manifest.data,
-            ledger_summary=manifest.data["corpus"],
-            tables=result.tables,
-            figures=result.figures,
-            evaluation=manifest.data.get("evaluation"),
-        )
+        result.report = write_run_report(manifest, result.tables, result.figures)
     manifest.write()
     return result
+
+
+def write_run_report(manifest: Manifest, tables: dict[str, pd.DataFrame], figures: list[Path]) -> Path:
+    """RUN_DIR/report.html from a run's manifest, tables and figure files."""
+    from analysis.report import write_report
+
+    data = manifest.data
+    return write_report(
+        manifest.run_dir,
+        title=f"Themes in {data['corpus'].get('name', Path(data['source']).name)}",
+        manifest=data,
+        ledger_summary=data["corpus"],
+        tables=tables,
+        figures=figures,
+        evaluation=data.get("evaluation"),
+    )
+
+
+def run_evaluate(run_dir: str | Path, *, label_column: str | None = None, seeds: int = 0) -> dict[str, Any]:
+    """Evaluate a run folder; record the numbers in its manifest and, when it has a report, in the report."""
+    from analysis.evaluate import evaluate_run
+
+    run_dir = Path(run_dir)
+    evaluation = evaluate_run(run_dir, label_column=label_column, seeds=seeds)
+    manifest_path = run_dir / "manifest.json"
+    if manifest_path.is_file():
+        manifest = Manifest(run_dir=run_dir, data=json.loads(manifest_path.read_text(encoding="utf-8")))
+        manifest.costs = [StageCost(**stage) for stage in manifest.data.get("stages", [])]
+        manifest.data["evaluation"] = json.loads((run_dir / "evaluation.json").read_text(encoding="utf-8"))
+        manifest.write()
+        if (run_dir / "report.html").is_file():
+            tables = {
+                p.stem: pd.read_csv(p, keep_default_na=False)
+                for p in sorted((run_dir / "tables").glob("*.csv"))
+            }
+            figures = sorted(p for p in (run_dir / "figures").glob("*") if p.is_file())
+            write_run_report(manifest, tables, figures)
+    return evaluation
 
 
 def build_tables(segments: pd.DataFrame, topics: pd.DataFrame, config: RunConfig) -> dict[str, pd.DataFrame]:

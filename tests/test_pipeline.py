@@ -122,11 +122,19 @@ def test_report_shows_corpus_script_as_text(sample_run):
 
 def test_evaluate_command_adds_its_numbers_to_the_run(sample_run, capsys):
     run_dir, _ = sample_run
-    assert main(["evaluate", str(run_dir)]) == 0
+    (run_dir / "report.html").write_text("stale", encoding="utf-8")
+    assert main(["evaluate", str(run_dir), "--labels", "label"]) == 0
     results = json.loads((run_dir / "evaluation.json").read_text(encoding="utf-8"))
     assert -1 <= results["npmi"] <= 1
     assert 0 < results["topic_diversity"] <= 1
     assert "evaluation.json" in capsys.readouterr().out
+    # the numbers reach the manifest and the rebuilt report, external validity included
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["evaluation"]["npmi"] == results["npmi"]
+    assert 0 < manifest["evaluation"]["external_validity"]["nmi"] <= 1
+    report = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Evaluation" in report and "topic_diversity" in report
+    assert report.count("data:image/png;base64,") >= 5  # the figures came back from RUN_DIR/figures
 
 
 @pytest.mark.parametrize(
