@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 SegmentUnit = Literal["paragraph", "sentence", "document"]
 Period = Literal["auto", "month", "quarter", "year"]
-Representation = Literal["keybert", "mmr", "keybert+mmr", "ctfidf"]
+Representation = Literal["distinctive", "keybert", "mmr", "keybert+mmr", "ctfidf"]
 TopicMode = Literal["unsupervised", "guided", "zeroshot"]
 EncoderFallback = Literal["offline", "error"]
 
@@ -74,7 +74,11 @@ class TopicConfig:
     reduce_outliers: bool = False
     outlier_strategy: Literal["embeddings", "c-tf-idf", "distributions"] = "embeddings"
     zeroshot_min_similarity: float = 0.5  # zero-shot mode: below this a topic is discovered, not a theme
-    representation: Representation = "keybert+mmr"
+    # "distinctive": words most of a topic's segments use and the rest do not (no encoder needed;
+    # highest NPMI in benchmarks/results/paper_protocol.md); "keybert+mmr" re-ranks c-TF-IDF words by
+    # their embedding's similarity to the topic (needs the encoder, slower).
+    representation: Representation = "distinctive"
+    max_ngram: int = 2  # topic words of 1..max_ngram words ("ministère santé"); 1: single words only
     # c-TF-IDF takes the square root of term frequencies: words frequent in every topic stop leading them.
     reduce_frequent_words: bool = True
     mode: TopicMode = "unsupervised"

@@ -38,7 +38,7 @@ import pandas as pd
 from bertopic import BERTopic
 from bertopic.backend import BaseEmbedder
 from bertopic.dimensionality import BaseDimensionalityReduction
-from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+from bertopic.representation import BaseRepresentation, KeyBERTInspired, MaximalMarginalRelevance
 from bertopic.vectorizers import ClassTfidfTransformer
 from hdbscan import HDBSCAN
 from scipy import sparse
@@ -57,7 +57,13 @@ from analysis.themes import (
     load_codebook,
 )
 from analysis.themes import map_topics_to_themes as _map_topics_to_themes
-from analysis.vectorize import make_vectorizer, normalise_arabic, tokenize_words
+from analysis.vectorize import (
+    distinctive_word_scores,
+    make_vectorizer,
+    normalise_arabic,
+    tokenize_words,
+    top_scored,
+)
 
 TINY_CORPUS = 30  # below this many fitted segments the degraded path is taken
 LABEL_MIN_LANGUAGE_SHARE = 0.10  # a language shows in a topic's label from this share on
@@ -155,7 +161,29 @@ class EncoderEmbedder(BaseEmbedder):
         return np.asarray(self.encoder.encode(list(documents)), dtype=np.float32)
 
 
+class DistinctiveWords(BaseRepresentation):
+    """Topic words by `analysis.vectorize.distinctive_word_scores`: the words most of a topic's
+    documents use and the rest of the corpus does not. Needs no encoder; uses the model's vectorizer."""
+
+    def __init__(self, top_n_words: int = 10) -> None:
+        self.top_n_words = top_n_words
+
+    def extract_topics(self, topic_model, documents, c_tf_idf, topics):  # type: ignore[no-untyped-def]
+        vectorizer = topic_model.vectorizer_model
+        doc_terms = vectorizer.transform(documents["Document"].fillna("").astype(str).tolist())
+        topic_ids, scores = distinctive_word_scores(doc_terms, documents["Topic"].to_numpy())
+        vocabulary = vectorizer.get_feature_names_out()
+        updated = {}
+        for row, topic in enumerate(topic_ids):
+            words = top_scored(scores.getrow(row), vocabulary, self.top_n_words)
+            # BERTopic pads short topics with empty words; so do we, to keep its invariants.
+            updated[topic] = words + [("", 1e-5)] * (self.top_n_words - len(words))
+        return {topic: updated.get(topic, values[: self.top_n_words]) for topic, values in topics.items()}
+
+
 def _representation_model(config: TopicConfig, embedding_model: BaseEmbedder | None) -> Any:
+    if config.representation == "distinctive":
+        return DistinctiveWords(top_n_words=config.top_n_words)
     if config.representation == "ctfidf" or embedding_model is None:
         return None
     keybert = KeyBERTInspired(top_n_words=config.top_n_words, random_state=config.seed)
@@ -163,7 +191,8 @@ def _representation_model(config: TopicConfig, embedding_model: BaseEmbedder | N
     choices = {"keybert": keybert, "mmr": mmr, "keybert+mmr": [keybert, mmr]}
     if config.representation not in choices:
         raise ValueError(
-            f"[topics] representation = {config.representation!r} is not one of {', '.join(choices)}, 'ctfidf'"
+            f"[topics] representation = {config.representation!r} is not one of "
+            f"{', '.join(choices)}, 'distinctive', 'ctfidf'"
         )
     return choices[config.representation]
 
@@ -261,7 +290,11 @@ def fit_topics(
         warnings.warn(scale.degraded, DegradedTopicModelWarning, stacklevel=2)
     embedding_model = EncoderEmbedder(encoder) if encoder is not None else None
     # BERTopic fits its vectorizer on one joined document per topic: min_df would count topics.
-    vectorizer = make_vectorizer(len(texts), min_df=1)
+    if config.max_ngram < 1:
+        raise ValueError(
+            f"[topics] max_ngram = {config.max_ngram}: topic words need at least 1 word (1 or 2)"
+        )
+    vectorizer = make_vectorizer(len(texts), min_df=1, ngram_range=(1, config.max_ngram))
     model = build_topic_model(
         len(texts), config, codebook=codebook, vectorizer=vectorizer, embedding_model=embedding_model
     )
@@ -374,12 +407,14 @@ def words_per_language(
     *,
     top_n: int = 10,
     reduce_frequent_words: bool = True,
+    scoring: str = "ctfidf",
 ) -> dict[tuple[int, str], list[str]]:
     """(topic, language) → top words of that topic computed from that language's segments only.
 
-    c-TF-IDF restricted to one language: per-topic word counts from the language's segments, then
-    class TF-IDF across topics (so words every topic of that language uses are down-weighted).
-    Uses the fitted topic-model vectorizer, hence the same normalisation and stop lists.
+    `scoring` "ctfidf": per-topic word counts from the language's segments, then class TF-IDF
+    across topics (so words every topic of that language uses are down-weighted); "distinctive":
+    `distinctive_word_scores` over the language's segments. Uses the fitted topic-model
+    vectorizer, hence the same normalisation and stop lists.
     """
     counts = vectorizer.transform(list(texts)).tocsr()
     vocabulary = vectorizer.get_feature_names_out()
@@ -388,6 +423,13 @@ def words_per_language(
     words: dict[tuple[int, str], list[str]] = {}
     for language in sorted(set(segment_languages.tolist())):
         rows = np.flatnonzero(segment_languages == language)
+        if scoring == "distinctive":
+            topic_ids, scores = distinctive_word_scores(counts[rows], topics[rows])
+            for row, topic in enumerate(topic_ids):
+                found = [word for word, _ in top_scored(scores.getrow(row), vocabulary, top_n)]
+                if found:
+                    words[(topic, language)] = found
+            continue
         indicator = sparse.csr_matrix(
             (np.ones(len(rows)), ([position[t] for t in topics[rows]], np.arange(len(rows)))),
             shape=(len(topic_ids), len(rows)),
@@ -468,6 +510,7 @@ def _topic_table(
         model.vectorizer_model,
         top_n=config.top_n_words,
         reduce_frequent_words=config.reduce_frequent_words,
+        scoring="distinctive" if config.representation == "distinctive" else "ctfidf",
     )
     forms = surface_forms(texts)
     per_language = {key: _display(words, forms) for key, words in per_language.items()}

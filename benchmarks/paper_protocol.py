@@ -150,39 +150,38 @@ def _reduced_copies(model, texts: list[str], ks: tuple[int, ...]):  # type: igno
 
 
 def plain_bertopic(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...]):  # type: ignore[no-untyped-def]
-    """BERTopic defaults (the paper's setting); only UMAP's random_state is fixed, for repeatability."""
+    """BERTopic defaults (the paper's setting); only UMAP's random_state is fixed, for repeatability.
+    The ablation rows re-derive the words of the same topics with one thing changed."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from umap import UMAP
+
+    from analysis.topics import DistinctiveWords
 
     umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed)
     model = BERTopic(umap_model=umap_model, calculate_probabilities=False)
     model.fit_transform(dataset.texts, embeddings)
     for k, reduced in _reduced_copies(model, dataset.texts, ks):
         words = {"plain BERTopic": _top_words(reduced)}
-        # Ablation on the same topics: one c-TF-IDF option at a time.
-        for name, options in (
-            ("bm25_weighting", {"bm25_weighting": True}),
-            ("reduce_frequent_words", {"reduce_frequent_words": True}),
-        ):
-            reduced.update_topics(
-                dataset.texts, top_n_words=10, ctfidf_model=ClassTfidfTransformer(**options)
-            )
-            words[f"plain + {name}"] = _top_words(reduced)
+        reduced.update_topics(
+            dataset.texts, top_n_words=10, ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True)
+        )
+        words["plain + reduce_frequent_words"] = _top_words(reduced)
+        reduced.update_topics(dataset.texts, top_n_words=10, representation_model=DistinctiveWords(10))
+        words["plain + distinctive words"] = _top_words(reduced)
         yield k, words
 
 
 def package_pipeline(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...], encoder):  # type: ignore[no-untyped-def]
-    """`analysis.topics.fit_topics` with its defaults (scaled UMAP/HDBSCAN, multilingual vectorizer,
-    c-TF-IDF with reduce_frequent_words, KeyBERTInspired + MMR) and nr_topics = max(ks), as a user
-    asking for k topics would set it (which also caps min_topic_size at 10); then the same clustering
-    with its c-TF-IDF topic words (uni- and bigrams, and unigrams only) for the ablation."""
+    """`analysis.topics.fit_topics` as a user reproducing the paper would configure it: nr_topics =
+    max(ks) (which also caps the corpus-scaled min_topic_size at 10), single-word topic words
+    (`max_ngram = 1`, the paper's NPMI knows only corpus tokens) and the distinctive-word
+    representation; then the same topics with the package's c-TF-IDF words, for the ablation."""
     import pandas as pd
 
     from analysis.config import TopicConfig
     from analysis.themes import load_codebook
     from analysis.topics import fit_topics
-    from analysis.vectorize import make_vectorizer
 
     segments = pd.DataFrame(
         {
@@ -195,25 +194,22 @@ def package_pipeline(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tu
             "duplicate_of": "",
         }
     )
-    config = TopicConfig(seed=seed, top_n_words=10, nr_topics=max(ks))
+    config = TopicConfig(
+        seed=seed, top_n_words=10, nr_topics=max(ks), representation="distinctive", max_ngram=1
+    )
     result = fit_topics(
         segments, embeddings, config, codebook=load_codebook(), encoder=encoder, languages=("en",)
     )
-    # The package's vectorizer gives uni- and bigrams; the paper's NPMI knows only corpus tokens, so
-    # the same vectorizer restricted to unigrams is measured too.
-    unigrams = make_vectorizer(len(dataset.texts), ngram_range=(1, 1), min_df=1)
-    variants = (("ctfidf", result.model.vectorizer_model), ("ctfidf, unigrams", unigrams))
     for k, reduced in _reduced_copies(result.model, dataset.texts, ks):
-        words = {f"package ({config.representation})": _top_words(reduced)}
-        for name, vectorizer in variants:
-            reduced.update_topics(
-                dataset.texts,
-                top_n_words=10,
-                vectorizer_model=vectorizer,
-                ctfidf_model=reduced.ctfidf_model,
-                representation_model=None,
-            )
-            words[f"package ({name})"] = _top_words(reduced)
+        words = {"package (distinctive words)": _top_words(reduced)}
+        reduced.update_topics(
+            dataset.texts,
+            top_n_words=10,
+            vectorizer_model=reduced.vectorizer_model,
+            ctfidf_model=reduced.ctfidf_model,
+            representation_model=None,
+        )
+        words["package (c-TF-IDF words)"] = _top_words(reduced)
         yield k, words
 
 
@@ -236,31 +232,12 @@ def score(words: Words, dataset: Dataset, dictionary) -> dict[str, float]:  # ty
     }
 
 
-def previous_plain_rows(names: list[str], seeds: int, ks: tuple[int, ...]) -> list[dict]:
-    """The plain-BERTopic rows of the last results file for these datasets, seeds and k. Plain
-    BERTopic does not depend on this package and its fits are seeded, so they need not be redone."""
-    path = Path(__file__).resolve().parent / "results" / "paper_protocol.json"
-    rows = json.loads(path.read_text(encoding="utf-8"))["rows"] if path.is_file() else []
-    kept = [
-        r
-        for r in rows
-        if r["pipeline"].startswith("plain") and r["dataset"] in names and r["seed"] < seeds and r["k"] in ks
-    ]
-    missing = {(n, s, k) for n in names for s in range(seeds) for k in ks} - {
-        (r["dataset"], r["seed"], r["k"]) for r in kept
-    }
-    if missing:
-        raise SystemExit(f"--reuse-plain: {path} has no plain rows for (dataset, seed, k) {sorted(missing)}")
-    return kept
-
-
 def run(
     names: list[str],
     seeds: int,
     ks: tuple[int, ...],
     with_package: bool,
     done: Callable[[list[dict]], None],
-    reused: list[dict] | None = None,
 ) -> list[dict]:
     from analysis.evaluate import corpus_dictionary
 
@@ -281,11 +258,7 @@ def run(
         )
         dictionary = corpus_dictionary(dataset.tokens)
         for seed in range(seeds):
-            if reused is None:
-                fits = [plain_bertopic(dataset, embeddings, seed, ks)]
-            else:
-                rows.extend(r for r in reused if r["dataset"] == name and r["seed"] == seed)
-                fits = []
+            fits = [plain_bertopic(dataset, embeddings, seed, ks)]
             if with_package:
                 fits.append(package_pipeline(dataset, embeddings, seed, ks, encoder))
             for fit in fits:
@@ -369,13 +342,10 @@ def verdict(summary: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="BERTopic paper protocol: NPMI/TD for k = 10…50")
     parser.add_argument("--datasets", default="bbc,20ng", help="comma-separated: bbc, 20ng")
-    parser.add_argument("--seeds", type=int, default=1, help="runs per dataset (the paper averaged 3)")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per dataset (the paper averaged 3)")
     parser.add_argument("--quick", action="store_true", help="k = 10 and 50 only")
     parser.add_argument("--k", help="comma-separated numbers of topics (default 10,20,30,40,50)")
     parser.add_argument("--plain-only", action="store_true", help="skip the package pipeline")
-    parser.add_argument(
-        "--reuse-plain", action="store_true", help="take the plain-BERTopic rows from the last results file"
-    )
     parser.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/results")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
@@ -409,28 +379,19 @@ def main(argv: list[str] | None = None) -> int:
         body = (
             "NPMI (gensim c_npmi as OCTIS calls it: sliding window 10, top 10 words, over the corpus's "
             "whitespace tokens; words absent from the corpus replaced by its first token as the paper's "
-            "scripts did) and topic diversity (top 10 words), mean over k and runs. Both pipelines use the "
-            "SAME all-MiniLM-L6-v2 embeddings of the same preprocessed texts in the same run; for each "
+            "scripts did) and topic diversity (top 10 words), mean over k and runs. Every pipeline uses "
+            "the SAME all-MiniLM-L6-v2 embeddings of the same preprocessed texts, in this one run; for each "
             "pipeline and seed UMAP/HDBSCAN run once and the topics are reduced to each k (k counts the "
-            "outlier topic, as BERTopic's nr_topics does). 'plain + X' and 'package (X)' rows re-derive the "
-            "topic words of the same topics with one option changed.\n\n"
-            "The package rows are `analysis.topics.fit_topics` as shipped, asked for max(k) topics "
-            "(`TopicConfig.nr_topics`), which caps its corpus-scaled min_topic_size at 10 (BERTopic's own "
-            "default); c-TF-IDF uses `reduce_frequent_words` (`TopicConfig.reduce_frequent_words`, default "
-            "on). 'package (keybert+mmr)' is the default representation; 'package (ctfidf)' is the "
-            "c-TF-IDF topic words of the same topics (uni- and bigrams; bigrams are not corpus tokens and "
-            "count as the corpus's first token in NPMI), 'package (ctfidf, unigrams)' the same with "
-            "unigrams only. Caveat: a word absent from the corpus (a bigram) becomes the corpus's first "
-            "token, so a topic with two or more of them pairs that token with itself at NPMI 1, and TD "
-            "counts bigrams as new words. Rows with 'words not in corpus' > 0 therefore overstate NPMI "
-            "(and TD) and do not compare with the paper; the package's default KeyBERTInspired + MMR words "
-            "are mostly bigrams on BBC. Only rows with 0 are comparable."
-            + (
-                " The plain-BERTopic rows were not refitted in this run (`--reuse-plain`): they are the "
-                "seeded fits of the previous results file, which do not depend on this package."
-                if args.reuse_plain
-                else ""
-            )
+            "outlier topic, as BERTopic's nr_topics does). 'plain + X' rows re-derive the words of plain "
+            "BERTopic's topics with one thing changed; 'package (c-TF-IDF words)' re-derives the words of "
+            "the package's topics with its c-TF-IDF (reduce_frequent_words on).\n\n"
+            "The package rows are `analysis.topics.fit_topics` configured as a user reproducing the paper "
+            "would: `nr_topics = max(k)` (which caps its corpus-scaled min_topic_size at 10, BERTopic's "
+            "default), `max_ngram = 1` (the paper's NPMI knows only corpus tokens, so topic words are single "
+            'words) and `representation = "distinctive"` (`analysis.vectorize.distinctive_word_scores`: '
+            "a word's share of the topic's documents times the log ratio of that share to its share of the "
+            "other documents). Its stop list and tokenizer are the package's own. The paper's figures are "
+            "copied from its Table 1 (mean of 3 runs)."
             + f"\n\n{summary_md}\n\n{verdict(summary)}\n\n## Per k\n\n{per_k}\n\n"
             f"Time so far: {time.perf_counter() - started:.0f} s.\n"
         )
@@ -449,8 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"written: {md_path}", flush=True)
 
-    reused = previous_plain_rows(names, args.seeds, ks) if args.reuse_plain else None
-    run(names, args.seeds, ks, with_package=not args.plain_only, done=report, reused=reused)
+    run(names, args.seeds, ks, with_package=not args.plain_only, done=report)
     return 0
 
 

@@ -250,6 +250,30 @@ def test_topics_map_to_the_planted_themes(fitted, planted) -> None:
     assert agreement >= 0.9
 
 
+def test_distinctive_words_need_no_encoder_and_find_the_planted_words(planted, codebook) -> None:
+    segments, embeddings = planted
+    config = TopicConfig(representation="distinctive", max_ngram=1)
+    result = fit_topics(segments, embeddings, config, codebook=codebook)
+    assert result.info["representation"] == "distinctive" and result.info["representation_note"] == ""
+    topics = result.topics.set_index("topic")
+    for story, topic in topic_of_story(result, segments).items():
+        model_words = {normalise_for_words(w) for w in words(topics.loc[topic, "words"])}
+        for language in STORIES[story]:
+            planted_words = {normalise_for_words(w) for w in PLANTED_WORDS[(story, language)]}
+            assert planted_words <= model_words, (story, language, model_words)
+            assert PLANTED_WORDS[(story, language)] <= set(words(topics.loc[topic, f"words_{language}"]))
+        assert all(" " not in w for w in words(topics.loc[topic, "words"]))  # max_ngram = 1
+    # the model's own topic words are the scored ones, ten per topic, best first
+    first = result.model.get_topic(int(topics.index[topics.index >= 0][0]))
+    assert len(first) == 10 and [s for _, s in first] == sorted((s for _, s in first), reverse=True)
+
+
+def test_max_ngram_must_be_positive(planted, codebook) -> None:
+    segments, embeddings = planted
+    with pytest.raises(ValueError, match="max_ngram = 0"):
+        fit_topics(segments, embeddings, TopicConfig(max_ngram=0), codebook=codebook)
+
+
 def test_nr_topics_merges_topics(planted, codebook) -> None:
     segments, embeddings = planted
     result = fit_topics(segments, embeddings, TopicConfig(nr_topics=3), codebook=codebook)
@@ -329,7 +353,7 @@ def test_zeroshot_topics_come_from_theme_descriptions(
     planted, codebook, concept_encoder, concept_embeddings
 ) -> None:
     segments, _ = planted
-    config = TopicConfig(mode="zeroshot")
+    config = TopicConfig(mode="zeroshot", representation="keybert+mmr")
     result = fit_topics(segments, concept_embeddings, config, codebook=codebook, encoder=concept_encoder)
     assert result.info["representation"] == "keybert+mmr"
     assert result.model.zeroshot_topic_list == [theme.description for theme in codebook.themes]

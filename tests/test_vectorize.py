@@ -1,17 +1,26 @@
-"""Topic-word vectorizer: Arabic and French normalisation, stop lists, n-grams, min_df scaling."""
+"""Topic-word vectorizer: Arabic and French normalisation, stop lists, n-grams, min_df scaling;
+the distinctive-word score."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
+from bertopic.vectorizers import ClassTfidfTransformer
+from scipy import sparse
 
 from analysis.vectorize import (
+    DISTINCTIVE_SMOOTHING,
     darija_stop_words,
+    distinctive_word_scores,
     make_vectorizer,
     normalise_arabic,
     normalise_for_words,
     scaled_min_df,
     stop_words,
     tokenize_words,
+    top_scored,
 )
 
 MIXED_CORPUS = [
@@ -94,3 +103,46 @@ def test_stemmed_vectorizer_groups_inflections():
         ["الشركات الناشئة", "شركات ناشئة في المغرب", "للشركات"]
     )
     assert vectorizer.transform(["الشركات"])[0, vectorizer.vocabulary_["شرك"]] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Distinctive-word scores
+
+
+def test_distinctive_scores_by_hand():
+    # words: a, b, c; documents 0-2 in topic 0, documents 3-4 in topic 5
+    presence = np.array([[1, 1, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 1, 0]])
+    topics, scores = distinctive_word_scores(sparse.csr_matrix(presence * 3), np.array([0, 0, 0, 5, 5]))
+    assert topics == [0, 5]
+    eps = DISTINCTIVE_SMOOTHING
+    # "a": in 2 of topic 0's 3 documents and in none of the other 2
+    assert scores[0, 0] == pytest.approx(2 / 3 * math.log((2 / 3) / eps))
+    # "b": in every document, so in no topic more than elsewhere: slightly negative
+    assert scores[0, 1] == pytest.approx(math.log(1 / (1 + eps)))
+    assert scores[1, 1] < 0
+    # "c": in 1 of topic 5's 2 documents, absent from topic 0 (stays a structural zero)
+    assert scores[1, 2] == pytest.approx(0.5 * math.log(0.5 / eps))
+    assert scores[0, 2] == 0 and scores.nnz == 4
+    vocabulary = np.array(["a", "b", "c"])
+    assert [w for w, _ in top_scored(scores.getrow(0), vocabulary, 10)] == ["a"]  # no negative words
+    assert [w for w, _ in top_scored(scores.getrow(1), vocabulary, 10)] == ["c"]
+
+
+def test_distinctive_scores_count_documents_not_repetitions():
+    """One long document repeating "rare" must not name a topic that most documents call "shared"."""
+    counts = np.zeros((10, 3))
+    counts[:5, 0] = 1  # "shared": once in each of topic 0's five documents
+    counts[0, 1] = 40  # "rare": forty times in one of them
+    counts[:, 2] = 1  # "filler" everywhere
+    topics = np.array([0] * 5 + [1] * 5)
+    vocabulary = np.array(["shared", "rare", "filler"])
+    per_topic = sparse.csr_matrix(np.vstack([counts[:5].sum(0), counts[5:].sum(0)]))
+    ctfidf = ClassTfidfTransformer().fit_transform(per_topic).toarray()
+    assert vocabulary[np.argmax(ctfidf[0])] == "rare"  # what c-TF-IDF puts first
+    _, scores = distinctive_word_scores(sparse.csr_matrix(counts), topics)
+    assert [w for w, _ in top_scored(scores.getrow(0), vocabulary, 2)] == ["shared", "rare"]
+
+
+def test_distinctive_scores_check_their_inputs():
+    with pytest.raises(ValueError, match="3 document rows but 2 topic"):
+        distinctive_word_scores(sparse.csr_matrix(np.ones((3, 2))), np.array([0, 1]))
