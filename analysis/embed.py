@@ -47,7 +47,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.random_projection import SparseRandomProjection
 
 from analysis.config import DEFAULT_MODEL, OFFLINE_MODEL, EmbedConfig
-from analysis.vectorize import normalise_for_words
+from analysis.text import normalise_for_words
 
 logger = logging.getLogger(__name__)
 

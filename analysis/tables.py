@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import TableConfig
-from analysis.vectorize import normalise_for_words
+from analysis.text import normalise_for_words
 
 Unit = Literal["theme", "topic"]
 Grouping = Literal["source", "language", "period"] | str

@@ -783,3 +783,59 @@ def _arabizi_shares(text: str) -> tuple[float, float]:
     function_words = sum(words[w] for w in words.keys() & _FR_EN_FUNCTION_WORDS)
     darija_share = sum(words[w] for w in darija) / total if len(darija) >= 2 else 0.0
     return darija_share, function_words / total
+
+
+# ------------------------------------------------------------------------------------------------
+# Word normalisation: one word, one token, for topic words, dictionary scores and the offline encoder
+
+# Harakat, superscript alef, Quranic annotation marks: they change reading, not the word.
+_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+_TATWEEL = "\u0640"
+_ARABIC_LETTER_MAP = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", _TATWEEL: ""})
+_ARABIC_WORD = re.compile(r"[\u0621-\u064a]+")
+# Prefixes are tried longest first; "و" and "ب"/"ل"/"ف"/"ك" alone are too ambiguous to strip.
+_ARABIC_PREFIXES = ("وبال", "وال", "بال", "كال", "فال", "لل", "ال")
+_ARABIC_SUFFIXES = ("هما", "ات", "ون", "ين", "ها", "هم", "يه")
+_MIN_STEM = 3
+
+# French elided articles and pronouns, with either apostrophe: "l'État", "qu’il", "jusqu'à".
+_FRENCH_ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
+# Letters only, at least two: no digit-only or mixed "covid19" → "covid" stays a word.
+_TOKEN = re.compile(r"[^\W\d_]{2,}")
+
+
+def normalise_arabic(text: str, *, stem: bool = False) -> str:
+    """Fold Arabic spelling variants so that one word is one token.
+
+    Alef forms (أ إ آ ٱ) → ا, ى → ي, ة → ه, tatweel and diacritics removed. With `stem`, each
+    Arabic word also loses one article-like prefix (ال, وال, بال, لل…) and one common suffix (ات,
+    ون, ين, ها…) when at least three letters remain — light and conservative, for topic words.
+    Non-Arabic text passes through unchanged.
+    """
+    text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTER_MAP)
+    if stem:
+        text = _ARABIC_WORD.sub(lambda match: _light_stem(match.group()), text)
+    return text
+
+
+def _light_stem(word: str) -> str:
+    for prefix in _ARABIC_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= _MIN_STEM:
+            word = word[len(prefix) :]
+            break
+    for suffix in _ARABIC_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+            return word[: -len(suffix)]
+    return word
+
+
+def normalise_for_words(text: str, *, stem: bool = False) -> str:
+    """Lowercase, Unicode NFKC, French elisions split off, Arabic variants folded."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _FRENCH_ELISION.sub(" ", text)
+    return normalise_arabic(text, stem=stem)
+
+
+def tokenize_words(text: str) -> list[str]:
+    """Letter-only tokens of two or more characters (digits split words and are dropped)."""
+    return _TOKEN.findall(text)

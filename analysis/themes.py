@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from analysis.vectorize import normalise_for_words
+from analysis.text import normalise_for_words
 
 PACKAGED_CODEBOOK = Path(__file__).parent / "data" / "codebook.toml"
 OTHER = "other"  # the theme of a topic or segment that matches none

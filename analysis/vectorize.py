@@ -11,8 +11,6 @@ every word.
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
 from collections.abc import Iterable
 from importlib import resources
 
@@ -21,20 +19,24 @@ import stopwordsiso
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
-# Harakat, superscript alef, Quranic annotation marks: they change reading, not the word.
-_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
-_TATWEEL = "\u0640"
-_ARABIC_LETTER_MAP = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", _TATWEEL: ""})
-_ARABIC_WORD = re.compile(r"[\u0621-\u064a]+")
-# Prefixes are tried longest first; "و" and "ب"/"ل"/"ف"/"ك" alone are too ambiguous to strip.
-_ARABIC_PREFIXES = ("وبال", "وال", "بال", "كال", "فال", "لل", "ال")
-_ARABIC_SUFFIXES = ("هما", "ات", "ون", "ين", "ها", "هم", "يه")
-_MIN_STEM = 3
+# Word normalisation lives in the first stage (text.py), which every later stage shares; it is
+# re-exported here because it is what the vectorizer does to text.
+from analysis.text import normalise_arabic, normalise_for_words, tokenize_words
 
-# French elided articles and pronouns, with either apostrophe: "l'État", "qu’il", "jusqu'à".
-_FRENCH_ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
-# Letters only, at least two: no digit-only or mixed "covid19" → "covid" stays a word.
-_TOKEN = re.compile(r"[^\W\d_]{2,}")
+__all__ = [
+    "DISTINCTIVE_SMOOTHING",
+    "STOPWORD_LANGUAGES",
+    "darija_stop_words",
+    "distinctive_word_scores",
+    "make_vectorizer",
+    "normalise_arabic",
+    "normalise_for_words",
+    "scaled_min_df",
+    "stop_words",
+    "tokenize_words",
+    "top_scored",
+    "words_in",
+]
 
 # News boilerplate that tops every topic's word list without saying anything about it.
 _NEWS_BOILERPLATE = {
@@ -46,43 +48,6 @@ STOPWORD_LANGUAGES = ("ar", "fr", "en")
 # Added to the out-of-topic document share: a word no other document uses is "1,000 times" more
 # likely in the topic at most, so very rare words cannot outrank words most of the topic shares.
 DISTINCTIVE_SMOOTHING = 1e-3
-
-
-def normalise_arabic(text: str, *, stem: bool = False) -> str:
-    """Fold Arabic spelling variants so that one word is one token.
-
-    Alef forms (أ إ آ ٱ) → ا, ى → ي, ة → ه, tatweel and diacritics removed. With `stem`, each
-    Arabic word also loses one article-like prefix (ال, وال, بال, لل…) and one common suffix (ات,
-    ون, ين, ها…) when at least three letters remain — light and conservative, for topic words.
-    Non-Arabic text passes through unchanged.
-    """
-    text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTER_MAP)
-    if stem:
-        text = _ARABIC_WORD.sub(lambda match: _light_stem(match.group()), text)
-    return text
-
-
-def _light_stem(word: str) -> str:
-    for prefix in _ARABIC_PREFIXES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= _MIN_STEM:
-            word = word[len(prefix) :]
-            break
-    for suffix in _ARABIC_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
-            return word[: -len(suffix)]
-    return word
-
-
-def normalise_for_words(text: str, *, stem: bool = False) -> str:
-    """Lowercase, Unicode NFKC, French elisions split off, Arabic variants folded."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _FRENCH_ELISION.sub(" ", text)
-    return normalise_arabic(text, stem=stem)
-
-
-def tokenize_words(text: str) -> list[str]:
-    """Letter-only tokens of two or more characters (digits split words and are dropped)."""
-    return _TOKEN.findall(text)
 
 
 @functools.cache

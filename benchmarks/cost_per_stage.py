@@ -1,9 +1,9 @@
 """Cost per stage: wall time and peak memory of every stage of a run on the morocco-news corpus.
 
 The stages are run here one by one with the package's own functions, so that the topic stage is
-split into reduce (UMAP), cluster (HDBSCAN) and represent (BERTopic's c-TF-IDF with the
-KeyBERTInspired + MMR representation, topic words per language, theme mapping, dictionary
-scores): UMAP and HDBSCAN are the components `analysis.topics.build_topic_model` assembles, fitted
+split into reduce (UMAP), cluster (HDBSCAN) and represent (BERTopic's c-TF-IDF and the
+configured representation — by default the distinctive-word scores —, topic words per language,
+theme mapping, dictionary scores): UMAP and HDBSCAN are the components `analysis.topics.build_topic_model` assembles, fitted
 on the embeddings `fit_topics` would fit; `fit_topics` then runs with those fitted components
 handed in, so its remaining time is the representation alone. The package's overhead beyond plain
 BERTopic is the unmodified `fit_topics` against `BERTopic()` defaults (UMAP given a fixed
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> None:
         "earlier stages left in memory; RSS growth is the peak minus the RSS at the stage's start.",
         markdown_table(stages, COLUMNS, digits=2),
         "## Package overhead beyond plain BERTopic (same texts, same embeddings)\n\n"
-        "`fit_topics` (scaled UMAP/HDBSCAN, multilingual vectorizer, KeyBERTInspired + MMR, topic words per "
+        f"`fit_topics` (scaled UMAP/HDBSCAN, multilingual vectorizer, representation {RunConfig().topics.representation!r}, topic words per "
         "language, theme mapping, dictionary scores) against `BERTopic(umap_model=UMAP(15, 5, min_dist=0, cosine, "
         "random_state=42)).fit_transform(texts, embeddings)` (plain defaults otherwise: min_topic_size 10, "
         "English CountVectorizer, c-TF-IDF words only).\n\n" + (markdown_table(overhead, digits=2) if overhead else "(not measured)"),
