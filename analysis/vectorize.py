@@ -32,6 +32,7 @@ __all__ = [
     "normalise_arabic",
     "normalise_for_words",
     "scaled_min_df",
+    "stop_word_exceptions",
     "stop_words",
     "tokenize_words",
     "top_scored",
@@ -52,19 +53,39 @@ DISTINCTIVE_SMOOTHING = 1e-3
 
 @functools.cache
 def stop_words(*, stem: bool = False) -> frozenset[str]:
-    """Stop words of ar, fr, en (stopwords-iso), Darija function words and news boilerplate.
+    """Stop words of ar, fr, en (stopwords-iso, less the packaged exceptions), Darija function words
+    and news boilerplate.
 
     Every entry goes through the same normalisation as the text, so that "إلى" and "الى", or
-    "aujourd'hui", match what the tokenizer produces.
+    "aujourd'hui", match what the tokenizer produces. An exception (`stop_word_exceptions`) keeps
+    the word whichever language listed it, since one vectorizer serves every language: French
+    "ai" (j'ai) is kept with English "AI".
     """
-    raw: set[str] = set(stopwordsiso.stopwords(list(STOPWORD_LANGUAGES)))
-    raw.update(darija_stop_words())
-    for words in _NEWS_BOILERPLATE.values():
-        raw.update(words)
-    normalised: set[str] = set()
-    for word in raw:
-        normalised.update(tokenize_words(normalise_for_words(word, stem=stem)))
-    return frozenset(normalised)
+
+    def normalised(words: Iterable[str]) -> set[str]:
+        return {token for word in words for token in tokenize_words(normalise_for_words(word, stem=stem))}
+
+    kept = normalised(word for words in stop_word_exceptions().values() for word in words)
+    listed = normalised(stopwordsiso.stopwords(list(STOPWORD_LANGUAGES))) - kept
+    boilerplate = [word for words in _NEWS_BOILERPLATE.values() for word in words]
+    return frozenset(listed | normalised(darija_stop_words()) | normalised(boilerplate))
+
+
+@functools.cache
+def stop_word_exceptions() -> dict[str, tuple[str, ...]]:
+    """Language → words stopwords-iso lists but topic words keep ("ai", "act", "état", "زيارة"),
+    from the packaged `data/stopword_exceptions.txt` (`[lang]` sections, one word per line)."""
+    text = resources.files("analysis").joinpath("data/stopword_exceptions.txt").read_text(encoding="utf-8")
+    sections: dict[str, list[str]] = {}
+    language = ""
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if entry.startswith("[") and entry.endswith("]"):
+            language = entry[1:-1]
+            sections[language] = []
+        elif entry:
+            sections[language].append(entry)
+    return {language: tuple(words) for language, words in sections.items()}
 
 
 @functools.cache

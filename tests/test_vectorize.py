@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import stopwordsiso
 from bertopic.vectorizers import ClassTfidfTransformer
 from scipy import sparse
 
@@ -18,6 +19,7 @@ from analysis.vectorize import (
     normalise_arabic,
     normalise_for_words,
     scaled_min_df,
+    stop_word_exceptions,
     stop_words,
     tokenize_words,
     top_scored,
@@ -69,6 +71,24 @@ def test_stop_words_are_normalised_like_text():
     assert {"الي", "في", "de", "the", "ديال", "dyal", "قال"} <= stops  # "الي" is "إلى" folded
     assert "إلى" not in stops  # only the folded form exists, as in normalised text
     assert len(darija_stop_words()) > 50
+
+
+def test_content_words_that_stopwords_iso_lists_are_kept():
+    exceptions = stop_word_exceptions()
+    assert set(exceptions) == {"en", "fr", "ar"}
+    stops = stop_words()
+    for language, words in exceptions.items():
+        listed = stopwordsiso.stopwords(language)
+        for word in words:
+            assert word in listed, (
+                f"{word!r} ({language}) is not a stopwords-iso word: drop it from the exceptions"
+            )
+            assert not set(tokenize_words(normalise_for_words(word))) & stops, (language, word)
+    vocabulary = set(
+        make_vectorizer(1).fit(["The EU AI Act: زيارة الوزير", "L'État et la recherche"]).vocabulary_
+    )
+    assert {"ai", "act", "ai act", "زياره", "état"} <= vocabulary
+    assert not {"the", "et", "la"} & vocabulary  # function words still go
 
 
 def test_no_stop_word_in_vocabulary_and_bigrams_present():
