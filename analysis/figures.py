@@ -330,7 +330,8 @@ def plot_top_words(
             ax.set_yticks([])
         else:
             ax.barh(range(len(rows)), rows["segment_share"], color=color, height=0.7)
-            ax.set_yticks(range(len(rows)), [_wrap(str(w), 22) for w in rows["word"]])
+            # One line per label: a two-line label overlaps the next bar.
+            ax.set_yticks(range(len(rows)), [_wrap(str(w), 26, max_lines=1) for w in rows["word"]])
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_xlim(0, 1)
         ax.set_xticks([0, 0.5, 1])
