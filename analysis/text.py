@@ -87,7 +87,10 @@ class CleanedText:
     removed: tuple[RemovedPiece, ...]
 
 
-_ARABIC_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+# Harakat, superscript alef, Quranic annotation marks: they change reading, not the word.
+_ARABIC_MARK_RANGES = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+_TATWEEL = "\u0640"
+_ARABIC_DIACRITICS = re.compile(f"[{_ARABIC_MARK_RANGES}{_TATWEEL}]")
 _FOLDED = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "’": "'", "‘": "'", "`": "'"}
 
 
@@ -788,9 +791,7 @@ def _arabizi_shares(text: str) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------------
 # Word normalisation: one word, one token, for topic words, dictionary scores and the offline encoder
 
-# Harakat, superscript alef, Quranic annotation marks: they change reading, not the word.
-_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
-_TATWEEL = "\u0640"
+_ARABIC_MARKS = re.compile(f"[{_ARABIC_MARK_RANGES}]")  # tatweel goes with the letter map
 _ARABIC_LETTER_MAP = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", _TATWEEL: ""})
 _ARABIC_WORD = re.compile(r"[\u0621-\u064a]+")
 # Prefixes are tried longest first; "و" and "ب"/"ل"/"ف"/"ك" alone are too ambiguous to strip.

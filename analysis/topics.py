@@ -57,13 +57,7 @@ from analysis.themes import (
     load_codebook,
 )
 from analysis.themes import map_topics_to_themes as _map_topics_to_themes
-from analysis.vectorize import (
-    distinctive_word_scores,
-    make_vectorizer,
-    normalise_arabic,
-    tokenize_words,
-    top_scored,
-)
+from analysis.vectorize import distinctive_top_words, make_vectorizer, normalise_arabic, tokenize_words
 
 TINY_CORPUS = 30  # below this many fitted segments the degraded path is taken
 LABEL_MIN_LANGUAGE_SHARE = 0.10  # a language shows in a topic's label from this share on
@@ -167,18 +161,33 @@ class DistinctiveWords(BaseRepresentation):
 
     def __init__(self, top_n_words: int = 10) -> None:
         self.top_n_words = top_n_words
+        self._transformed: tuple[tuple[int, int, int], sparse.csr_matrix, np.ndarray] | None = None
+
+    def doc_terms(
+        self, vectorizer: CountVectorizer, texts: Sequence[str]
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """`texts` as a documents × words count matrix, with its vocabulary.
+
+        BERTopic asks for topic words again after every reduction and update, on the same documents,
+        and the topic table asks once more per language: the transform (about 9 s for 28,000
+        segments) is kept for the last texts and vectorizer instead of being repeated.
+        """
+        texts = list(texts)
+        key = (id(vectorizer), len(texts), hash(tuple(texts)))
+        if self._transformed is None or self._transformed[0] != key:
+            self._transformed = (key, vectorizer.transform(texts).tocsr(), vectorizer.get_feature_names_out())
+        return self._transformed[1], self._transformed[2]
 
     def extract_topics(self, topic_model, documents, c_tf_idf, topics):  # type: ignore[no-untyped-def]
-        vectorizer = topic_model.vectorizer_model
-        doc_terms = vectorizer.transform(documents["Document"].fillna("").astype(str).tolist())
-        topic_ids, scores = distinctive_word_scores(doc_terms, documents["Topic"].to_numpy())
-        vocabulary = vectorizer.get_feature_names_out()
-        updated = {}
-        for row, topic in enumerate(topic_ids):
-            words = top_scored(scores.getrow(row), vocabulary, self.top_n_words)
-            # BERTopic pads short topics with empty words; so do we, to keep its invariants.
-            updated[topic] = words + [("", 1e-5)] * (self.top_n_words - len(words))
-        return {topic: updated.get(topic, values[: self.top_n_words]) for topic, values in topics.items()}
+        texts = documents["Document"].fillna("").astype(str).tolist()
+        doc_terms, vocabulary = self.doc_terms(topic_model.vectorizer_model, texts)
+        ranked = distinctive_top_words(doc_terms, documents["Topic"].to_numpy(), vocabulary, self.top_n_words)
+        # BERTopic pads short topics with empty words; so do we, to keep its invariants.
+        padded = {}
+        for topic in topics:
+            words = ranked.get(topic, [])
+            padded[topic] = words + [("", 1e-5)] * (self.top_n_words - len(words))
+        return padded
 
 
 def _representation_model(config: TopicConfig, embedding_model: BaseEmbedder | None) -> Any:
@@ -408,27 +417,27 @@ def words_per_language(
     top_n: int = 10,
     reduce_frequent_words: bool = True,
     scoring: str = "ctfidf",
+    doc_terms: tuple[sparse.csr_matrix, np.ndarray] | None = None,
 ) -> dict[tuple[int, str], list[str]]:
     """(topic, language) → top words of that topic computed from that language's segments only.
 
     `scoring` "ctfidf": per-topic word counts from the language's segments, then class TF-IDF
     across topics (so words every topic of that language uses are down-weighted); "distinctive":
     `distinctive_word_scores` over the language's segments. Uses the fitted topic-model
-    vectorizer, hence the same normalisation and stop lists.
+    vectorizer, hence the same normalisation and stop lists; `doc_terms` (counts of `texts`, and
+    their vocabulary) saves transforming the texts again when the caller already has them.
     """
-    counts = vectorizer.transform(list(texts)).tocsr()
-    vocabulary = vectorizer.get_feature_names_out()
+    if doc_terms is None:
+        doc_terms = (vectorizer.transform(list(texts)).tocsr(), vectorizer.get_feature_names_out())
+    counts, vocabulary = doc_terms
     topic_ids = sorted(set(topics.tolist()))
     position = {topic: row for row, topic in enumerate(topic_ids)}
     words: dict[tuple[int, str], list[str]] = {}
     for language in sorted(set(segment_languages.tolist())):
         rows = np.flatnonzero(segment_languages == language)
         if scoring == "distinctive":
-            topic_ids, scores = distinctive_word_scores(counts[rows], topics[rows])
-            for row, topic in enumerate(topic_ids):
-                found = [word for word, _ in top_scored(scores.getrow(row), vocabulary, top_n)]
-                if found:
-                    words[(topic, language)] = found
+            for topic, ranked in distinctive_top_words(counts[rows], topics[rows], vocabulary, top_n).items():
+                words[(topic, language)] = [word for word, _ in ranked]
             continue
         indicator = sparse.csr_matrix(
             (np.ones(len(rows)), ([position[t] for t in topics[rows]], np.arange(len(rows)))),
@@ -511,6 +520,11 @@ def _topic_table(
         top_n=config.top_n_words,
         reduce_frequent_words=config.reduce_frequent_words,
         scoring="distinctive" if config.representation == "distinctive" else "ctfidf",
+        doc_terms=(
+            model.representation_model.doc_terms(model.vectorizer_model, texts)
+            if isinstance(model.representation_model, DistinctiveWords)
+            else None
+        ),
     )
     forms = surface_forms(texts)
     per_language = {key: _display(words, forms) for key, words in per_language.items()}

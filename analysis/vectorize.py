@@ -27,6 +27,7 @@ __all__ = [
     "DISTINCTIVE_SMOOTHING",
     "STOPWORD_LANGUAGES",
     "darija_stop_words",
+    "distinctive_top_words",
     "distinctive_word_scores",
     "make_vectorizer",
     "normalise_arabic",
@@ -193,3 +194,13 @@ def top_scored(row: sparse.csr_matrix, vocabulary: np.ndarray, n: int) -> list[t
     indices, values = row.indices[keep], row.data[keep]
     order = np.lexsort((vocabulary[indices], -values))[:n]
     return [(str(vocabulary[indices[i]]), float(values[i])) for i in order]
+
+
+def distinctive_top_words(
+    doc_terms: sparse.spmatrix, topics: np.ndarray, vocabulary: np.ndarray, n: int
+) -> dict[int, list[tuple[str, float]]]:
+    """Each topic's `n` best words by `distinctive_word_scores`, best first; a topic without a
+    positive-scoring word is left out."""
+    topic_ids, scores = distinctive_word_scores(doc_terms, topics)
+    ranked = {topic: top_scored(scores.getrow(row), vocabulary, n) for row, topic in enumerate(topic_ids)}
+    return {topic: words for topic, words in ranked.items() if words}

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 from sklearn.metrics import adjusted_rand_score
 
 from analysis.config import TopicConfig
@@ -27,6 +27,7 @@ from analysis.topics import (
     SEGMENT_TOPIC_COLUMNS,
     TINY_CORPUS,
     DegradedTopicModelWarning,
+    DistinctiveWords,
     fit_topics,
     load_topic_model,
     save_topic_model,
@@ -266,6 +267,34 @@ def test_distinctive_words_need_no_encoder_and_find_the_planted_words(planted, c
     # the model's own topic words are the scored ones, ten per topic, best first
     first = result.model.get_topic(int(topics.index[topics.index >= 0][0]))
     assert len(first) == 10 and [s for _, s in first] == sorted((s for _, s in first), reverse=True)
+
+
+def test_distinctive_words_transform_the_same_documents_once(planted, codebook, monkeypatch) -> None:
+    """Fit, the reduction to 3 topics and the per-language table all need the segments' word counts."""
+    segments, embeddings = planted
+    n_fitted = int((segments["duplicate_of"] == "").sum())
+    whole_corpus_transforms = []
+    transform = CountVectorizer.transform
+
+    def counting(self, raw_documents):  # type: ignore[no-untyped-def]
+        documents = list(raw_documents)
+        if len(documents) == n_fitted:
+            whole_corpus_transforms.append(len(documents))
+        return transform(self, documents)
+
+    monkeypatch.setattr(CountVectorizer, "transform", counting)
+    result = fit_topics(segments, embeddings, TopicConfig(nr_topics=3), codebook=codebook)
+    assert (result.topics["topic"] >= 0).sum() == 3
+    assert len(whole_corpus_transforms) == 1
+    representation = result.model.representation_model
+    assert isinstance(representation, DistinctiveWords)
+    fitted = segments.loc[segments["duplicate_of"] == "", "text"].tolist()
+    kept, vocabulary = representation.doc_terms(result.model.vectorizer_model, fitted)
+    assert kept.shape == (n_fitted, len(vocabulary)) and len(whole_corpus_transforms) == 1
+    other, _ = representation.doc_terms(
+        result.model.vectorizer_model, fitted[:5]
+    )  # other texts: new transform
+    assert other is not kept and other.shape[0] == 5
 
 
 def test_max_ngram_must_be_positive(planted, codebook) -> None:
