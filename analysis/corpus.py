@@ -40,18 +40,22 @@ read as asked (missing path, missing column, duplicate ids, unsafe manifest) rai
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import functools
 import glob
 import io
+import json
 import os
 import tomllib
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -70,7 +74,7 @@ SEGMENT_COLUMNS = (
 LEDGER_COLUMNS = ("doc_id", "origin", "kind", "status", "reason", "detail", "n_segments")
 _MANIFEST_COLUMNS = {"id", "file", "language", "source", "date", "title", "url"}
 _TABLE_KEYS = {"path", "text", "id", "id_prefix", "title", "date", "url", "source", "language", "keep"}
-_FOLDER_KEYS = {"path", "source", "language", "id_prefix"}
+_FOLDER_KEYS = {"path", "source", "language", "id_prefix", "recursive"}
 _DEFAULTS = CorpusConfig()
 _LIKELY_ENCODINGS = ("cp1256", "iso8859_6", "cp1252", "iso8859_15", "latin_1")
 # Below this detector confidence a segment of a document with a declared language takes that
@@ -78,6 +82,12 @@ _LIKELY_ENCODINGS = ("cp1256", "iso8859_6", "cp1252", "iso8859_15", "latin_1")
 _OWN_LANGUAGE_MIN_CONFIDENCE = 0.9
 _BINARY_NUL_SHARE = 0.01  # more NUL bytes than this in a non-UTF-16 file: binary, not text
 _BINARY_CONTROL_SHARE = 0.05  # decoded "text" with this share of control characters: binary
+# UTF-16/UTF-32 without a BOM is accepted when this share of its characters belongs to the scripts
+# of news text (Latin, Arabic, Tifinagh, digits, punctuation, spaces); random bytes read as UTF-16
+# are mostly CJK and unassigned code points.
+_WIDE_TEXT_SHARE = 0.95
+_NEWS_SCRIPTS = ("LATIN", "ARABIC", "TIFINAGH", "DIGIT")
+_IMPLAUSIBLE = "implausible date"
 
 
 class CorpusError(ValueError):
@@ -162,9 +172,10 @@ def build_corpus(source: str | Path, config: CorpusConfig = _DEFAULTS, *, progre
     _check_unique_ids(documents)
     root = Path(os.path.commonpath([str(Path(p).resolve().parent) for p in inputs])) if inputs else Path()
     documents = _clean_all(documents, config, progress)
-    segments = _segment_all(documents, config, root, progress)
+    implausible: dict[str, str] = {}
+    segments = _segment_all(documents, config, root, progress, implausible)
     segments["duplicate_of"] = mark_duplicates(segments, config.near_duplicate_threshold).astype("str")
-    ledger = _ledger(documents, segments, root)
+    ledger = _ledger(documents, segments, root, implausible)
     _check_ledger(ledger, segments, len(documents))
     return Corpus(segments=segments, ledger=ledger, name=name, inputs=inputs)
 
@@ -207,9 +218,17 @@ def decode_bytes(data: bytes) -> Decoded:
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return _decoded(data[3:], "utf-8", "UTF-8 with BOM")
-    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+    boms = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+            (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))  # fmt: skip
+    for bom, codec in boms:
         if data.startswith(bom):
-            return _decoded(data[2:], codec, f"{codec.upper()} (BOM)")
+            try:
+                return _decoded(data[len(bom) :], codec, f"{codec.upper()} (BOM)")
+            except UnicodeDecodeError:
+                break
+    wide = _wide_text_without_bom(data)
+    if wide is not None:
+        return wide
     try:
         return _decoded(data, "utf-8", "utf-8")
     except UnicodeDecodeError:
@@ -230,6 +249,36 @@ def decode_bytes(data: bytes) -> Decoded:
         return Decoded("", "", f"not UTF-8 and undetectable encoding (tried {best.encoding})")
 
 
+def _wide_text_without_bom(data: bytes) -> Decoded | None:
+    """UTF-32 or UTF-16 (either byte order) without a BOM, recognised by what it decodes to.
+
+    Tried only when the bytes hold NULs or other C0 controls, which UTF-8 text does not: ASCII in
+    UTF-16 has a NUL every other byte, Arabic in UTF-16-LE a 0x06 byte.
+    """
+    sample = data[:4096]
+    if not sample or sum(1 for b in sample if b < 9 or 13 < b < 32) < 0.1 * len(sample):
+        return None
+    for codec, width in (("utf-32-le", 4), ("utf-32-be", 4), ("utf-16-le", 2), ("utf-16-be", 2)):
+        if len(data) % width:
+            continue
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if text and _news_text_share(text[:2000]) >= _WIDE_TEXT_SHARE:
+            return Decoded(text, f"{codec.upper()} (detected, no BOM)")
+    return None
+
+
+def _news_text_share(text: str) -> float:
+    def is_news(ch: str) -> bool:
+        if ch.isspace() or unicodedata.category(ch)[0] in "PN" or (" " <= ch <= "~"):
+            return True
+        return unicodedata.name(ch, "").startswith(_NEWS_SCRIPTS)
+
+    return sum(map(is_news, text)) / len(text)
+
+
 def _decoded(data: bytes, codec: str, label: str) -> Decoded:
     text = data.decode(codec)
     controls = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f\v")
@@ -245,25 +294,71 @@ def _inputs(documents: Iterable[RawDocument]) -> list[str]:
     return list(dict.fromkeys(os.path.normpath(d.path) for d in documents))
 
 
-def _read_folder(folder: Path, source: _SourceRule, language: str, id_prefix: str) -> list[RawDocument]:
+def _read_folder(
+    folder: Path, source: _SourceRule, language: str, id_prefix: str, *, recursive: bool = False
+) -> list[RawDocument]:
+    """Every file of a folder: documents read, everything else a `skipped` ledger row with the reason."""
     manifest = folder / "manifest.csv"
     if manifest.is_file():
         return _read_manifest(folder, manifest, source, language, id_prefix)
-    files = sorted(
-        p for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES and p.stem.lower() not in _NOT_DOCUMENTS
-    )  # fmt: skip
-    if not files:
-        raise CorpusError(f"{folder}: no documents ({', '.join(DOCUMENT_SUFFIXES)} files) and no manifest.csv; "
-                          "add text files, or give a table or a corpus description instead")  # fmt: skip
     label = source.constant or folder.resolve().name
-    return [_read_file(p, f"{id_prefix}{p.stem}", label, language=language) for p in files]
+    documents = []
+    for path, reason in _folder_entries(folder, recursive):
+        relative = path.relative_to(folder)
+        if reason:
+            documents.append(RawDocument(doc_id=f"{id_prefix}{relative.as_posix()}", path=path, row=None,
+                                         text="", source=label, status="skipped", reason=reason))  # fmt: skip
+            continue
+        doc_id = relative.with_suffix("").as_posix() if len(relative.parts) > 1 else path.stem
+        documents.append(_read_file(path, f"{id_prefix}{doc_id}", label, language=language))
+    if not any(d.status != "skipped" for d in documents):
+        skipped = f" ({len(documents)} other files skipped: see the ledger)" if documents else ""
+        raise CorpusError(f"{folder}: no documents ({', '.join(DOCUMENT_SUFFIXES)} files) and no manifest.csv"
+                          f"{skipped}; add text files, or give a table or a corpus description instead"
+                          " (recursive = true in a description reads subfolders)")  # fmt: skip
+    return documents
+
+
+def _folder_entries(folder: Path, recursive: bool) -> list[tuple[Path, str]]:
+    """(file, why it is skipped or "") for every entry under `folder`, in name order.
+
+    A link leading outside the folder is refused, as a manifest row naming such a file is.
+    """
+    root = folder.resolve()
+    found: list[tuple[Path, str]] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+            raise CorpusError(f"{entry}: a link to {entry.resolve()}, which is outside the corpus folder "
+                              f"{folder}; copy the file into the folder instead")  # fmt: skip
+        if entry.name.startswith("."):
+            found.append((entry, "hidden file or folder, not read"))
+        elif entry.is_dir():
+            if entry.is_symlink():
+                found.append((entry, "a link to a folder, not followed"))
+            elif recursive:
+                found += _folder_entries(entry, recursive)
+            else:
+                found += [(p, "in a subfolder; set recursive = true for the folder in a corpus description "
+                              "to read subfolders") for p, _ in _folder_entries(entry, True)]  # fmt: skip
+        elif not entry.is_file():
+            found.append((entry, "not a regular file"))
+        elif entry.suffix.lower() not in DOCUMENT_SUFFIXES:
+            found.append((entry, f"not a document type ({entry.suffix or 'no suffix'}); read: "
+                                 f"{', '.join(DOCUMENT_SUFFIXES)}"))  # fmt: skip
+        elif entry.stem.lower() in _NOT_DOCUMENTS:
+            found.append((entry, "a note beside the documents (README/SOURCE/LICENSE), not an article"))
+        else:
+            found.append((entry, ""))
+    return found
 
 
 def _read_manifest(
     folder: Path, manifest: Path, source: _SourceRule, language: str, id_prefix: str
 ) -> list[RawDocument]:
-    table = _read_csv(manifest, manifest.read_bytes(), ",")
+    table, bad_rows = _read_csv(manifest, manifest.read_bytes(), ",")
+    if bad_rows:
+        row, problem = next(iter(bad_rows.items()))
+        raise CorpusError(f"{manifest}:row {row}: {problem}")
     if "file" not in table.columns:
         raise CorpusError(f"{manifest}: no 'file' column (columns: {', '.join(table.columns)}); "
                           "name each document's file in a 'file' column")  # fmt: skip
@@ -277,7 +372,8 @@ def _read_manifest(
     for r, (doc_id, record) in enumerate(zip(ids, table.to_dict("records"), strict=True), start=1):
         file = folder / str(record["file"]).strip()
         if not file.resolve().is_relative_to(folder_resolved):
-            raise CorpusError(f"{manifest}:row {r}: file {record['file']!r} is outside the corpus folder "
+            link = f" (a link to {file.resolve()})" if file.is_symlink() else ""
+            raise CorpusError(f"{manifest}:row {r}: file {record['file']!r}{link} is outside the corpus folder "
                               f"{folder}; move the file into the folder and name it relative to it")  # fmt: skip
         if not file.is_file():
             raise CorpusError(f"{manifest}:row {r}: file {record['file']!r} does not exist in {folder}; "
@@ -380,7 +476,18 @@ def _read_folder_entry(folder: Path, entry: dict[str, Any], where: str) -> list[
     language = entry.get("language", "")
     if not isinstance(language, str):
         raise CorpusError(f'{where}: a folder\'s language must be a code such as "fr"')
-    return _read_folder(folder, _SourceRule(constant=constant), language, str(entry.get("id_prefix", "")))
+    recursive = entry.get("recursive", False)
+    if not isinstance(recursive, bool):
+        raise CorpusError(f"{where}: recursive = {recursive!r} must be true or false")
+    id_prefix = _string_key(entry, "id_prefix", where)
+    return _read_folder(folder, _SourceRule(constant=constant), language, id_prefix, recursive=recursive)
+
+
+def _string_key(entry: dict[str, Any], key: str, where: str) -> str:
+    value = entry.get(key, "")
+    if not isinstance(value, str):
+        raise CorpusError(f"{where}: {key} = {value!r} must be a string (a column name or text in quotes)")
+    return value
 
 
 def _mapping(entry: dict[str, Any], where: str) -> _Mapping:
@@ -390,7 +497,11 @@ def _mapping(entry: dict[str, Any], where: str) -> _Mapping:
             f"{where}: unknown key(s) {sorted(unknown)}; valid: {', '.join(sorted(_TABLE_KEYS))}"
         )
     text = entry.get("text", "text")
-    text = (text,) if isinstance(text, str) else tuple(text)
+    text = (text,) if isinstance(text, str) else text
+    if not isinstance(text, (list, tuple)) or not text or not all(isinstance(c, str) and c for c in text):
+        raise CorpusError(f'{where}: text = {entry.get("text")!r}: give the text column, or a list of columns '
+                          'joined as paragraphs (text = ["title", "body"])')  # fmt: skip
+    text = tuple(text)
     source = entry.get("source", {"from": "filename"})
     if isinstance(source, str):
         rule = _SourceRule(constant=source)
@@ -402,19 +513,25 @@ def _mapping(entry: dict[str, Any], where: str) -> _Mapping:
         raise CorpusError(f'{where}: source must be "Label", {{ constant = "Label" }}, {{ column = "name" }} '
                           'or { from = "filename", names = { stem = "Label" } }')  # fmt: skip
     language = entry.get("language", "")
+    if not (isinstance(language, str) or (isinstance(language, dict) and set(language) == {"column"}
+                                          and isinstance(language["column"], str))):  # fmt: skip
+        raise CorpusError(f'{where}: language = {language!r}: give a code such as "fr", or '
+                          '{ column = "lang" }')  # fmt: skip
     keep = entry.get("keep", {})
-    keep = {c: c for c in keep} if isinstance(keep, list) else dict(keep)
+    keep = {c: c for c in keep} if isinstance(keep, list) else keep
+    if not isinstance(keep, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in keep.items()
+    ):
+        raise CorpusError(f'{where}: keep = {entry.get("keep")!r}: give a list of columns (keep = ["topic"]) or '
+                          'a table of new names (keep = { section = "topic" })')  # fmt: skip
+    fields = {key: _string_key(entry, key, where) for key in ("id", "id_prefix", "title", "date", "url")}
     return _Mapping(
         text=text,
-        id=entry.get("id", ""),
-        id_prefix=entry.get("id_prefix", ""),
-        title=entry.get("title", ""),
-        date=entry.get("date", ""),
-        url=entry.get("url", ""),
+        **fields,
         source=rule,
         language=language if isinstance(language, str) else "",
         language_column=language.get("column", "") if isinstance(language, dict) else "",
-        keep=keep,
+        keep=dict(keep),
     )
 
 
@@ -440,7 +557,7 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
         raise CorpusError(
             f"{path}: not a table ({', '.join(TABLE_SUFFIXES)}); use a folder entry for documents"
         )
-    table, decoded = _load_table(path, suffix)
+    table, decoded, bad_rows = _load_table(path, suffix)
     columns = [str(c) for c in table.columns]
     mapping = mapping or _default_mapping(path, columns)
     wanted = [*mapping.text, mapping.id, mapping.title, mapping.date, mapping.url, mapping.source.column or "",
@@ -449,6 +566,10 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
     if missing:
         raise CorpusError(f"{path}: column(s) {', '.join(map(repr, missing))} not found; the file has "
                           f"{', '.join(map(repr, columns))}; fix the mapping in the corpus description")  # fmt: skip
+    if mapping.id and table[mapping.id].dtype.kind == "f":
+        raise CorpusError(f"{path}: id column {mapping.id!r} holds floating-point numbers (e.g. "
+                          f"{table[mapping.id].dropna().iloc[0] if table[mapping.id].notna().any() else 'NaN'}), "
+                          "so ids are not kept as written; store the ids as text or integers")  # fmt: skip
     if mapping.source.column:
         source_of = None
     elif mapping.source.constant is not None:
@@ -459,12 +580,13 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
     detail = "" if decoded in ("utf-8", "") else f"file decoded as {decoded}"
     documents = []
     for r, record in enumerate(table.to_dict("records"), start=1):
-        doc_id = f"{mapping.id_prefix}{_cell(record[mapping.id]) if mapping.id else f'{path.stem}:{r}'}"
+        raw_id = _cell(record[mapping.id]) if mapping.id else f"{path.stem}:{r}"
+        text, text_problem = _text_of(record, mapping.text)
         document = RawDocument(
-            doc_id=doc_id,
+            doc_id=f"{mapping.id_prefix}{raw_id}",
             path=path,
             row=r,
-            text="\n\n".join(part for c in mapping.text if (part := _cell(record[c]).strip())),
+            text=text,
             source=source_of if source_of is not None else _cell(record[mapping.source.column]),
             date_raw=record[mapping.date] if mapping.date else "",
             title=_cell(record[mapping.title]) if mapping.title else "",
@@ -474,19 +596,50 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
             extra={name: _cell(record[c]) for name, c in mapping.keep.items()},
             detail=detail,
         )
-        if suffix in (".csv", ".tsv") and named and all(_cell(record[c]).strip() == c for c in named):
-            document = dataclasses.replace(document, doc_id=f"{path.stem}:{r}", status="invalid",
-                                           reason="repeated header row")  # fmt: skip
+        invalid = bad_rows.get(r, "")
+        if (
+            not invalid
+            and suffix in (".csv", ".tsv")
+            and named
+            and all(_cell(record[c]).strip() == c for c in named)
+        ):
+            invalid = "repeated header row"
+        if not invalid and mapping.id and not raw_id.strip():
+            invalid = f"blank id in column {mapping.id!r}; give every row an id"
+        if not invalid and mapping.id and isinstance(record[mapping.id], (list, dict, np.ndarray)):
+            invalid = f"id in column {mapping.id!r} is a list or object, not a string"
+        invalid = invalid or text_problem
+        if invalid:
+            document = dataclasses.replace(document, doc_id=f"{path.stem}:{r}", status="invalid", reason=invalid,
+                                           text="")  # fmt: skip
         elif not document.text.strip():
             document = dataclasses.replace(document, status="empty", reason="no text in the mapped column(s)")
         documents.append(document)
     return documents
 
 
-def _load_table(path: Path, suffix: str) -> tuple[pd.DataFrame, str]:
+def _text_of(record: dict[str, Any], columns: tuple[str, ...]) -> tuple[str, str]:
+    """The mapped text columns joined as paragraphs (a list-valued cell: its items), or why not."""
+    parts = []
+    for column in columns:
+        value = record[column]
+        if isinstance(value, dict):
+            return "", f"column {column!r} holds a JSON object, not text"
+        if isinstance(value, (list, tuple, np.ndarray)):
+            items = list(value)
+            if not all(item is None or isinstance(item, (str, int, float)) for item in items):
+                return "", f"column {column!r} holds a list of non-text values (nested lists or objects)"
+            parts += [text for item in items if (text := _cell(item).strip())]
+        elif part := _cell(value).strip():
+            parts.append(part)
+    return "\n\n".join(parts), ""
+
+
+def _load_table(path: Path, suffix: str) -> tuple[pd.DataFrame, str, dict[int, str]]:
+    """The table, the encoding it was decoded from, and {data row: problem} for malformed rows."""
     if suffix == ".parquet":
         try:
-            return pd.read_parquet(path), ""
+            return pd.read_parquet(path), "", {}
         except Exception as exc:  # pyarrow raises several types for a damaged file
             raise CorpusError(f"{path}: cannot read as Parquet ({exc}); check the file") from exc
     data = path.read_bytes()
@@ -494,31 +647,91 @@ def _load_table(path: Path, suffix: str) -> tuple[pd.DataFrame, str]:
     if decoded.problem:
         raise CorpusError(f"{path}: {decoded.problem}; save the table as UTF-8 text")
     if suffix == ".jsonl":
+        return _read_jsonl(path, decoded.text), decoded.encoding, {}
+    table, bad_rows = _read_csv(path, decoded, "\t" if suffix == ".tsv" else ",")
+    return table, decoded.encoding, bad_rows
+
+
+def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
+    """One JSON object per line; numbers kept as written ("1.0" stays "1.0"); errors name the line."""
+    records = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
         try:
-            return pd.read_json(io.StringIO(decoded.text), lines=True, dtype=False), decoded.encoding
-        except ValueError as exc:
-            raise CorpusError(f"{path}: not valid JSON lines ({exc}); one JSON object per line") from exc
-    return _read_csv(path, decoded, "\t" if suffix == ".tsv" else ","), decoded.encoding
+            record = json.loads(line, parse_float=str, parse_int=str)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"{path}: line {number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                              "write one JSON object per line") from None  # fmt: skip
+        if not isinstance(record, dict):
+            raise CorpusError(f"{path}: line {number}: a JSON {type(record).__name__}, not an object; "
+                              'write one object per line, e.g. {"id": "a1", "text": "…"}')  # fmt: skip
+        records.append(record)
+    if not records:
+        raise CorpusError(f"{path}: no JSON objects; write one object per line")
+    return pd.DataFrame.from_records(records).astype(object)
 
 
-def _read_csv(path: Path, data: bytes | Decoded, separator: str) -> pd.DataFrame:
+def _read_csv(path: Path, data: bytes | Decoded, separator: str) -> tuple[pd.DataFrame, dict[int, str]]:
+    """Every value as text, and {data row: problem} for rows whose field count differs from the header.
+
+    Read with the csv module rather than pandas, which would make an extra field the index and
+    shift the row's columns, or drop the extra fields.
+    """
     decoded = decode_bytes(data) if isinstance(data, bytes) else data
     if decoded.problem:
         raise CorpusError(f"{path}: {decoded.problem}; save the table as UTF-8 text")
+    reader = csv.reader(io.StringIO(decoded.text, newline=""), delimiter=separator, strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    bad_rows: dict[int, str] = {}
+    line = 1
     try:
-        return pd.read_csv(io.StringIO(decoded.text), sep=separator, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise CorpusError(f"{path}: cannot read as a table ({exc}); check quoting and the separator") from exc
+        for record in reader:
+            first_line, line = line, reader.line_num + 1
+            if not record:
+                continue  # a blank line
+            if header is None:
+                header = _column_names(record)
+                continue
+            if len(record) != len(header):
+                bad_rows[len(rows) + 1] = (f"line {first_line}: {len(record)} fields where the header has "
+                                           f"{len(header)}; check the separators and quoting of that row")  # fmt: skip
+                record = (record + [""] * len(header))[: len(header)]
+            rows.append(record)
+    except csv.Error as exc:
+        raise CorpusError(f"{path}: line {reader.line_num}: cannot read as a table ({exc}); check the quoting "
+                          "(a field with the separator or a line break must be in double quotes)") from None  # fmt: skip
+    if header is None:
+        raise CorpusError(f"{path}: empty file, no header row; the first line names the columns")
+    return pd.DataFrame(rows, columns=header, dtype=str), bad_rows
+
+
+def _column_names(header: list[str]) -> list[str]:
+    """Header names as pandas makes them: blank → "Unnamed: i", repeats → "name.1"."""
+    names: list[str] = []
+    for i, name in enumerate(header):
+        name = name if name.strip() else f"Unnamed: {i}"
+        base, n = name, 0
+        while name in names:
+            n += 1
+            name = f"{base}.{n}"
+        names.append(name)
+    return names
 
 
 def _cell(value: object) -> str:
-    """A table value as text; missing values (None, NaN, NaT) are ""."""
+    """A table value as text; missing values (None, NaN, NaT) are ""; a list's items joined by "; "."""
     if value is None or isinstance(value, str):
         return value or ""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "; ".join(text for item in value if (text := _cell(item)))
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
     try:
         if pd.isna(value):
             return ""
-    except (TypeError, ValueError):  # lists and arrays from JSON
+    except (TypeError, ValueError):
         pass
     return str(value)
 
@@ -528,6 +741,7 @@ def _extra_name(column: str) -> str:
 
 
 def _check_unique_ids(documents: list[RawDocument]) -> None:
+    documents = [d for d in documents if d.status != "skipped"]  # skipped files are named by path
     _raise_on_duplicate_ids([d.doc_id for d in documents], [_origin(d, None) for d in documents],
                             fix="make the id column unique, or set id_prefix per input in the description")  # fmt: skip
 
@@ -593,13 +807,21 @@ def _clean_all(documents: list[RawDocument], config: CorpusConfig, progress: boo
     return cleaned
 
 
-def _segment_all(cleaned: list[_Cleaned], config: CorpusConfig, root: Path, progress: bool) -> pd.DataFrame:
+def _segment_all(
+    cleaned: list[_Cleaned], config: CorpusConfig, root: Path, progress: bool, implausible: dict[str, str]
+) -> pd.DataFrame:
+    """The segment table; documents whose date falls outside the plausible range go into `implausible`."""
     rows: list[dict[str, Any]] = []
+    earliest, latest = config.date_range()
     for c in tqdm(cleaned, desc="segmenting", unit="doc", disable=not progress):
         d = c.document
         if d.status:
             continue
         parsed = parse_date(d.date_raw, languages=config.languages)
+        if parsed.value is not None and not earliest <= parsed.value <= latest:
+            implausible[d.doc_id] = (f"{_IMPLAUSIBLE} {parsed.raw!r} ({parsed.value.isoformat()}, outside "
+                                     f"{earliest.isoformat()}…{latest.isoformat()}): kept raw, date unknown")  # fmt: skip
+            parsed = dataclasses.replace(parsed, value=None, precision="")
         spans = split_segments(c.text, config.segment_by, config.min_segment_chars, config.max_segment_chars)
         for index, (start, end) in enumerate(spans):
             rows.append({
@@ -650,7 +872,9 @@ def _typed(segments: pd.DataFrame) -> pd.DataFrame:
     return segments
 
 
-def _ledger(cleaned: list[_Cleaned], segments: pd.DataFrame, root: Path) -> pd.DataFrame:
+def _ledger(
+    cleaned: list[_Cleaned], segments: pd.DataFrame, root: Path, implausible: dict[str, str]
+) -> pd.DataFrame:
     """One row per input document (its status) followed by one row per piece cut from it."""
     n_segments = segments.groupby("doc_id", sort=False).size().to_dict()
     duplicates = segments[segments["duplicate_of"] != ""]
@@ -666,7 +890,8 @@ def _ledger(cleaned: list[_Cleaned], segments: pd.DataFrame, root: Path) -> pd.D
         status, reason, n = d.status or "used", d.reason, n_segments.get(d.doc_id, 0)
         if status == "used" and n and n_duplicate.get(d.doc_id, 0) == n:
             status, reason = "duplicate", f"duplicate of {duplicated_from[d.doc_id]}"
-        rows.append((d.doc_id, origin, "document", status, reason, d.detail, n))
+        detail = "; ".join(part for part in (d.detail, implausible.get(d.doc_id, "")) if part)
+        rows.append((d.doc_id, origin, "document", status, reason, detail, n))
         rows += [(d.doc_id, origin, "piece", "boilerplate", p.reason, p.text[:200], 0) for p in c.removed]
         if status == "used" and n_duplicate.get(d.doc_id, 0):
             mine = duplicates[duplicates["doc_id"] == d.doc_id]
@@ -705,7 +930,10 @@ def summarise(corpus: Corpus) -> dict[str, Any]:
         + pieces["reason"].where(pieces["status"] != "duplicate", "duplicate of an earlier segment")
     )
     first = segments.drop_duplicates("doc_id")
-    unparsed = first[first["date"].isna() & (first["date_raw"].str.strip() != "")]
+    implausible = set(documents.loc[documents["detail"].str.contains(_IMPLAUSIBLE, regex=False), "doc_id"])
+    undated = first[first["date"].isna() & (first["date_raw"].str.strip() != "")]
+    unparsed = undated[~undated["doc_id"].isin(implausible)]
+    outside = undated[undated["doc_id"].isin(implausible)]
     months = segments["date"].dt.strftime("%Y-%m").fillna("unknown")
     return {
         "name": corpus.name,
@@ -732,5 +960,20 @@ def summarise(corpus: Corpus) -> dict[str, Any]:
             "documents_without_date": int(first["date"].isna().sum()),
             "unparsed": len(unparsed),
             "unparsed_examples": unparsed["date_raw"].head(5).tolist(),
+            "implausible": len(outside),
+            "implausible_examples": outside["date_raw"].head(5).tolist(),
         },
     }
+
+
+def require_segments(corpus: Corpus) -> None:
+    """Refuse a corpus with nothing to model, saying why each document was excluded."""
+    if (corpus.segments["duplicate_of"] == "").any():
+        return
+    documents = corpus.ledger[corpus.ledger["kind"] == "document"]
+    reasons = (documents["status"] + ": " + documents["reason"]).value_counts()
+    shown = "; ".join(f"{n} {reason}" for reason, n in reasons.head(4).items())
+    raise CorpusError(
+        f"{corpus.name}: no text left to model — all {len(documents)} input documents were excluded "
+        f"({shown}); the ledger (ledger.csv in the run folder) gives each document's reason"
+    )
