@@ -7,7 +7,10 @@ SOURCE is one of:
   `input_<name>` when they clash with a segment column). With a manifest, exactly the listed files are
   read; without one, every supported file except README/SOURCE/LICENSE notes, with `doc_id` = file
   stem, `source` = folder name, and title and date taken from the page for HTML. HTML main text and
-  title come from trafilatura, the date from htmldate.
+  title come from trafilatura, the date from htmldate. Every other entry (notes, other suffixes,
+  hidden files, files in subfolders) is a `skipped` ledger row with the reason; subfolders are read
+  only with `recursive = true` in a description (`doc_id` = path without suffix, `2020/a`). A link
+  leading out of the folder is refused, with or without a manifest.
 - a table: `.csv`, `.tsv`, `.jsonl`, `.parquet`, with a `text` column (and optionally `id, title,
   date, url, source, language`; other columns are kept). Other layouts need a corpus description.
 - a corpus description `.toml`: several inputs, each with its column mapping. Paths are relative to
@@ -30,10 +33,17 @@ SOURCE is one of:
       language = "fr"                        # declared language; or { column = "lang" }
       keep = ["topic"]                       # extra columns kept; or { section = "topic" } to rename
 
-  Folder inputs accept only `path`, `source` (a constant), `language` and `id_prefix`.
+  Folder inputs accept only `path`, `source` (a constant), `language`, `id_prefix` and `recursive`
+  (read subfolders too; default false).
+
+Tables are read with every value as text (ids stay as written: `007`, `1.0`); a CSV row whose field
+count differs from the header is an `invalid` ledger row naming its line, never a column shift; a
+blank id is an `invalid` row; a list-valued text cell (Parquet, JSON) is joined as paragraphs; a JSON
+lines error names the line. Dates outside `[corpus] earliest_date`…`latest_date` are implausible:
+left unknown, raw text kept, counted in the summary and noted in the ledger row's detail.
 
 Every input document gets exactly one `document` row in the ledger (used, duplicate, empty,
-unreadable, boilerplate, invalid) and every removed piece a `piece` row; `build_corpus` checks that
+unreadable, boilerplate, invalid, skipped) and every removed piece a `piece` row; `build_corpus` checks that
 before returning. Files that cannot be decoded are ledger rows, not errors; a source that cannot be
 read as asked (missing path, missing column, duplicate ids, unsafe manifest) raises `CorpusError`.
 """
