@@ -148,6 +148,11 @@ class RunConfig:
     tables: TableConfig = field(default_factory=TableConfig)
     figures: FigureConfig = field(default_factory=FigureConfig)
 
+    def __post_init__(self) -> None:
+        for name, kind in _SECTIONS.items():
+            if not isinstance(getattr(self, name), kind):
+                raise ConfigError(f"[{name}] must be a {kind.__name__}, got {getattr(self, name)!r}")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

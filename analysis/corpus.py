@@ -458,6 +458,26 @@ def _read_description(path: Path) -> tuple[str, list[str], list[RawDocument]]:
     return str(data.get("name") or path.stem), _inputs(documents), documents
 
 
+def source_folders(source: str | Path) -> list[Path]:
+    """The folders SOURCE reads documents from (itself, or a description's folder inputs)."""
+    path = Path(source)
+    if path.is_dir():
+        return [path]
+    if path.suffix.lower() != ".toml" or not path.is_file():
+        return []
+    try:
+        data = tomllib.loads(decode_bytes(path.read_bytes()).text)
+    except tomllib.TOMLDecodeError:
+        return []  # read_documents reports it
+    folders = []
+    for n, entry in enumerate(data.get("input", []) if isinstance(data.get("input"), list) else [], start=1):
+        patterns = entry.get("path", []) if isinstance(entry, dict) else []
+        for pattern in patterns if isinstance(patterns, list) else [patterns]:
+            found = _expand(path.parent, str(pattern), f"{path} [[input]] #{n}")
+            folders += [target for target in found if target.is_dir()]
+    return folders
+
+
 def _expand(base: Path, pattern: str, where: str) -> list[Path]:
     full = base / pattern
     if glob.has_magic(pattern):

@@ -495,8 +495,8 @@ def open_run(
 
     A run folder holds one run. A folder holding another run is refused unless `overwrite` (it
     is cleared first) or `resume` (same SOURCE and configuration: the stages it completed, with
-    their files unchanged, are reused). A non-empty folder that is not a run folder is never
-    cleared. RUN_DIR and SOURCE may not contain each other, and RUN_DIR (and an explicit
+    their files unchanged, are reused); a run that failed or was interrupted before completing any
+    stage is cleared without asking. A non-empty folder that is not a run folder is never cleared. RUN_DIR and SOURCE may not contain each other, and RUN_DIR (and an explicit
     embedding cache) must be writable; each problem is a RunFolderError saying what to do.
     """
     if overwrite and resume:
@@ -505,6 +505,12 @@ def open_run(
     _check_apart(run_dir, source)
     previous = _previous_run(run_dir)
     resumed: list[str] = []
+    if (
+        previous is not None
+        and not previous.get("completed")
+        and previous.get("status") in (FAILED, INTERRUPTED)
+    ):
+        overwrite = True  # a run that stopped before completing a stage left nothing to keep
     if previous is not None and overwrite:
         _clear(run_dir)
     elif previous is not None and resume:
@@ -605,12 +611,18 @@ def _set_status(manifest: Manifest, status: str, error: str) -> None:
 
 
 def _check_apart(run_dir: Path, source: Path) -> None:
+    from analysis.corpus import source_folders
+
     out, src = run_dir.resolve(), source.resolve()
-    if source.is_dir() and out.is_relative_to(src):
-        raise RunFolderError(
-            f"--out {run_dir} is inside SOURCE {source}: the next run would read the outputs as articles; "
-            "write the run folder outside the corpus folder"
-        )
+    for folder in source_folders(source):
+        if out.is_relative_to(folder.resolve()):
+            label = (
+                f"SOURCE {source}" if folder == source else f"the corpus folder {folder} that SOURCE reads"
+            )
+            raise RunFolderError(
+                f"--out {run_dir} is inside {label}: the next run would read the outputs as articles; "
+                "write the run folder outside the corpus folder"
+            )
     if src.is_relative_to(out):
         raise RunFolderError(
             f"SOURCE {source} is inside --out {run_dir}: a run folder holds only a run's outputs; "

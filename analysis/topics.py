@@ -758,7 +758,9 @@ def check_safe_model_folder(folder: Path) -> None:
         if missing:
             problems.append(f"missing {', '.join(missing)} in {bertopic_folder}")
         if pickles:
-            problems.append(f"holds pickle-format files ({', '.join(pickles[:5])}) that loading could execute")
+            problems.append(
+                f"holds pickle-format files ({', '.join(pickles[:5])}) that loading could execute"
+            )
         raise UnsafeModelError(
             f"{folder}: refused to load this topic model: {'; '.join(problems)}. save_topic_model writes "
             "safetensors only; refit the model, or remove files you did not put there yourself"

@@ -534,7 +534,9 @@ def test_a_description_config_block_with_a_bad_value_names_the_file(tmp_path: Pa
     description.write_text('[[input]]\npath = "news.csv"\n[config.figures]\ndpi = 3\n', encoding="utf-8")
     assert main(["corpus", str(description), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "corpus.toml [config]: [figures] dpi = 3 is out of range: must be an integer ≥ 10 and ≤ 1200" in err
+    assert (
+        "corpus.toml [config]: [figures] dpi = 3 is out of range: must be an integer ≥ 10 and ≤ 1200" in err
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -634,6 +636,18 @@ def test_an_interrupted_or_failed_run_is_never_read_as_complete(
     assert "did not finish" in capsys.readouterr().err
 
 
+def test_a_run_that_failed_before_any_stage_completed_is_replaced_by_the_next(tmp_path: Path, capsys):
+    source = tmp_path / "news.csv"
+    source.write_text(f'title\n"{FRENCH}"\n', encoding="utf-8")
+    out = tmp_path / "run"
+    assert run_corpus_cli(source, out) == 2
+    assert "no 'text' column" in capsys.readouterr().err
+    assert manifest_of(out)["status"] == "failed" and manifest_of(out)["completed"] == []
+    source.write_text(f'text\n"{FRENCH}"\n', encoding="utf-8")
+    assert run_corpus_cli(source, out) == 0
+    assert manifest_of(out)["status"] == "complete"
+
+
 def test_a_data_file_replaced_after_the_run_is_refused(two_corpora, tmp_path: Path):
     first, second = two_corpora
     out, other = tmp_path / "run", tmp_path / "other"
@@ -645,11 +659,21 @@ def test_a_data_file_replaced_after_the_run_is_refused(two_corpora, tmp_path: Pa
 
 def test_out_inside_source_and_source_inside_out_are_refused(two_corpora, tmp_path: Path, capsys):
     first, _ = two_corpora
-    assert run_corpus_cli(first, first / "run") == 2
-    assert "is inside SOURCE" in capsys.readouterr().err
-    assert not (first / "run").exists()
+    for out in (first, first / "run"):
+        assert run_corpus_cli(first, out) == 2
+        assert "is inside SOURCE" in capsys.readouterr().err
+    assert sorted(p.name for p in first.iterdir()) == ["d0.txt", "d1.txt"]  # nothing written there
     assert run_corpus_cli(first, tmp_path) == 2
     assert "is inside --out" in capsys.readouterr().err
+
+
+def test_out_inside_a_folder_a_description_reads_is_refused(two_corpora, tmp_path: Path, capsys):
+    first, _ = two_corpora
+    description = tmp_path / "corpus.toml"
+    description.write_text('[[input]]\npath = "first"\n', encoding="utf-8")
+    assert run_corpus_cli(description, first / "run") == 2
+    assert "is inside the corpus folder" in capsys.readouterr().err
+    assert not (first / "run").exists()
 
 
 def test_a_folder_that_is_not_a_run_is_never_cleared(two_corpora, tmp_path: Path, capsys):

@@ -137,6 +137,21 @@ def test_evaluate_command_adds_its_numbers_to_the_run(sample_run, capsys):
     assert report.count("data:image/png;base64,") >= 5  # the figures came back from RUN_DIR/figures
 
 
+def test_a_rerun_into_the_run_folder_is_refused_and_resume_reuses_the_fit(sample_run, capsys):
+    run_dir, cache = sample_run
+    argv = ["run", "--out", str(run_dir), "--model", "offline", "--cache-dir", str(cache), "--no-progress"]
+    before = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert main(argv) == 2
+    assert "holds another run" in capsys.readouterr().err
+    assert main([*argv, "--resume"]) == 0
+    after = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert after["status"] == "complete" and after["resumed_from"] == before["run_id"]
+    assert {s["name"] for s in after["stages"]} >= {"tables", "figures", "report"}
+    assert not {s["name"] for s in after["stages"]} & {"corpus", "embed", "topics"}  # reused, not refitted
+    assert after["files"] == before["files"] and after["topics"] == before["topics"]
+    assert (run_dir / "report.html").stat().st_size > 10_000
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
