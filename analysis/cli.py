@@ -108,7 +108,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     config = RunConfig()
     source = getattr(args, "source", None)
     if source and str(source).endswith(".toml") and Path(source).is_file():
-        config = RunConfig.from_toml(source)
+        config = RunConfig.from_toml(source, description=True)
     if args.config:
         config = RunConfig.from_toml(args.config)
     corpus: dict[str, Any] = {}

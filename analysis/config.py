@@ -177,8 +177,12 @@ class RunConfig:
             raise ConfigError(f"{where}: {exc}") from None
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> RunConfig:
-        """A config file ([corpus] [embed] … at top level) or a corpus description's [config] block."""
+    def from_toml(cls, path: str | Path, *, description: bool = False) -> RunConfig:
+        """A config file ([corpus] [embed] … at top level) or a corpus description's [config] block.
+
+        `description`: `path` is a corpus description; only its [config] is read (the loader in
+        analysis.corpus checks the rest).
+        """
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
@@ -191,7 +195,7 @@ class RunConfig:
             raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from exc
         # A corpus description (it has [[input]]) may carry its run settings under [config]; a plain
         # config file holds the sections at top level, and nothing else.
-        if "input" in data or "config" in data:
+        if description or "input" in data or "config" in data:
             settings = data.get("config", {})
             if not isinstance(settings, dict):
                 raise ConfigError(f"{path}: config must be a table ([config.topics] seed = 1, …)")
@@ -229,6 +233,8 @@ def _checked_sections(data: dict[str, Any], where: str) -> dict[str, dict[str, A
 
 
 def _build_section(kind: type, values: dict[str, Any], *, where: str, base: Any) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a table of settings, got {values!r}")
     names = {f.name for f in dataclasses.fields(kind)}
     unknown = set(values) - names
     if unknown:

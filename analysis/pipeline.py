@@ -307,6 +307,7 @@ def run_topics(
             encoder=encoder,
             languages=config.corpus.languages,
         )
+        shutil.rmtree(run_dir / "model", ignore_errors=True)  # what an interrupted save left, if anything
         save_topic_model(topic_result, run_dir / "model")
     segments = segments.drop(
         columns=[
@@ -515,6 +516,8 @@ def open_run(
         _clear(run_dir)
     elif previous is not None and resume:
         resumed = _resumable_stages(run_dir, previous, source, config)
+        if not resumed:
+            _clear(run_dir)  # nothing to reuse: start from an empty folder, as a new run would
     elif previous is not None:
         raise RunFolderError(
             f"{run_dir} holds another run ({previous.get('command', '?')} of {previous.get('source', '?')}, "
