@@ -405,7 +405,13 @@ def _read_manifest(
 
 def _read_file(path: Path, doc_id: str, source: str, **fields: Any) -> RawDocument:
     document = RawDocument(doc_id=doc_id, path=path, row=None, text="", source=source, **fields)
-    decoded = decode_bytes(path.read_bytes())
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return dataclasses.replace(
+            document, status="unreadable", reason=f"cannot read the file ({exc.strerror or exc})"
+        )
+    decoded = decode_bytes(data)
     if decoded.problem:
         return dataclasses.replace(document, status="unreadable", reason=decoded.problem)
     detail = "" if decoded.encoding in ("utf-8", "UTF-8 with BOM") else f"decoded as {decoded.encoding}"

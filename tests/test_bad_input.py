@@ -368,6 +368,36 @@ def test_utf16_and_utf32_are_decoded_with_or_without_a_bom(tmp_path: Path, codec
     assert_ledger_sums(corpus, 1)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_or_dangling_link_in_the_folder_is_a_skipped_row(tmp_path: Path):
+    (tmp_path / "a.txt").write_text(FRENCH, encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.txt")  # reading it would block forever
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "deleted.txt")
+    corpus = build_corpus(tmp_path, CONFIG, progress=False)
+    assert status_of(corpus, "pipe.txt")["reason"] == "not a regular file"
+    assert status_of(corpus, "gone.txt")["status"] == "skipped"
+    assert_ledger_sums(corpus, 3)
+
+
+def test_a_run_killed_mid_stage_stays_running_and_is_refused(tmp_path: Path):
+    out = tmp_path / "run"
+    assert run_corpus_cli(small_corpus(tmp_path / "c", FRENCH), out) == 0
+    manifest = manifest_of(out)
+    manifest["status"] = "running"  # what a killed process leaves
+    (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(RunFolderError, match=r"did not finish \(status 'running'\)"):
+        load_run(out)
+
+
+def test_overwrite_and_resume_together_are_refused(tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["corpus", "--out", str(tmp_path / "r"), "--overwrite", "--resume"])
+    assert excinfo.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(RunFolderError, match="exclude each other"):
+        pipeline.run_corpus(None, tmp_path / "r", RunConfig(), overwrite=True, resume=True)
+
+
 def test_a_link_out_of_the_folder_is_refused_without_a_manifest(tmp_path: Path):
     (tmp_path / "secret.txt").write_text(ENGLISH, encoding="utf-8")
     folder = tmp_path / "corpus"
