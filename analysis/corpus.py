@@ -50,15 +50,11 @@ read as asked (missing path, missing column, duplicate ids, unsafe manifest) rai
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import glob
-import io
-import json
 import os
 import tomllib
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -70,6 +66,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.config import CorpusConfig
+from analysis.readers import CorpusError, cell, decode_bytes, load_table, read_csv_table
 from analysis.segment import mark_duplicates, split_segments
 from analysis.text import clean_text, detect_languages, find_repeated_lines, parse_date
 
@@ -86,22 +83,10 @@ _MANIFEST_COLUMNS = {"id", "file", "language", "source", "date", "title", "url"}
 _TABLE_KEYS = {"path", "text", "id", "id_prefix", "title", "date", "url", "source", "language", "keep"}
 _FOLDER_KEYS = {"path", "source", "language", "id_prefix", "recursive"}
 _DEFAULTS = CorpusConfig()
-_LIKELY_ENCODINGS = ("cp1256", "iso8859_6", "cp1252", "iso8859_15", "latin_1")
 # Below this detector confidence a segment of a document with a declared language takes that
 # language: on morocco-news every misdetection of a title scored < 0.93, 95 % of correct ones > 0.95.
 _OWN_LANGUAGE_MIN_CONFIDENCE = 0.9
-_BINARY_NUL_SHARE = 0.01  # more NUL bytes than this in a non-UTF-16 file: binary, not text
-_BINARY_CONTROL_SHARE = 0.05  # decoded "text" with this share of control characters: binary
-# UTF-16/UTF-32 without a BOM is accepted when this share of its characters belongs to the scripts
-# of news text (Latin, Arabic, Tifinagh, digits, punctuation, spaces); random bytes read as UTF-16
-# are mostly CJK and unassigned code points.
-_WIDE_TEXT_SHARE = 0.95
-_NEWS_SCRIPTS = ("LATIN", "ARABIC", "TIFINAGH", "DIGIT")
 _IMPLAUSIBLE = "implausible date"
-
-
-class CorpusError(ValueError):
-    """A source that cannot be read as asked; the message names the file, row or column and the fix."""
 
 
 @dataclass(frozen=True)
@@ -120,15 +105,6 @@ class Corpus:
     def summary(self) -> dict[str, Any]:
         """Counts for the command line and the run manifest (plain JSON types)."""
         return summarise(self)
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """File bytes as text, the encoding used, and why not when the bytes are not text."""
-
-    text: str
-    encoding: str
-    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,82 +197,6 @@ def read_documents(source: str | Path) -> tuple[str, list[str], list[RawDocument
                       f"({', '.join(TABLE_SUFFIXES)}) or a corpus description (.toml)")  # fmt: skip
 
 
-def decode_bytes(data: bytes) -> Decoded:
-    """UTF-8 (with or without BOM) first, UTF-16 by BOM, else the encoding charset-normalizer detects.
-
-    Bytes that are mostly NULs or control characters are binary, not text (problem set).
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return _decoded(data[3:], "utf-8", "UTF-8 with BOM")
-    boms = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
-            (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))  # fmt: skip
-    for bom, codec in boms:
-        if data.startswith(bom):
-            try:
-                return _decoded(data[len(bom) :], codec, f"{codec.upper()} (BOM)")
-            except UnicodeDecodeError:
-                break
-    wide = _wide_text_without_bom(data)
-    if wide is not None:
-        return wide
-    try:
-        return _decoded(data, "utf-8", "utf-8")
-    except UnicodeDecodeError:
-        pass
-    nuls = data.count(0)
-    if nuls > _BINARY_NUL_SHARE * len(data):
-        return Decoded("", "", f"binary file ({nuls} NUL bytes in {len(data)})")
-    from charset_normalizer import from_bytes
-
-    # The legacy encodings of this project's languages first (Arabic, Western European): on short
-    # French text unrestricted detection picks cp1250 ("ministčre"); then any encoding.
-    best = from_bytes(data, cp_isolation=list(_LIKELY_ENCODINGS)).best() or from_bytes(data).best()
-    if best is None:
-        return Decoded("", "", "not UTF-8 and undetectable encoding (binary, or save it as UTF-8)")
-    try:
-        return _decoded(data, best.encoding, f"{best.encoding} (detected; not UTF-8)")
-    except UnicodeDecodeError:
-        return Decoded("", "", f"not UTF-8 and undetectable encoding (tried {best.encoding})")
-
-
-def _wide_text_without_bom(data: bytes) -> Decoded | None:
-    """UTF-32 or UTF-16 (either byte order) without a BOM, recognised by what it decodes to.
-
-    Tried only when the bytes hold NULs or other C0 controls, which UTF-8 text does not: ASCII in
-    UTF-16 has a NUL every other byte, Arabic in UTF-16-LE a 0x06 byte.
-    """
-    sample = data[:4096]
-    if not sample or sum(1 for b in sample if b < 9 or 13 < b < 32) < 0.1 * len(sample):
-        return None
-    for codec, width in (("utf-32-le", 4), ("utf-32-be", 4), ("utf-16-le", 2), ("utf-16-be", 2)):
-        if len(data) % width:
-            continue
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-        if text and _news_text_share(text[:2000]) >= _WIDE_TEXT_SHARE:
-            return Decoded(text, f"{codec.upper()} (detected, no BOM)")
-    return None
-
-
-def _news_text_share(text: str) -> float:
-    def is_news(ch: str) -> bool:
-        if ch.isspace() or unicodedata.category(ch)[0] in "PN" or (" " <= ch <= "~"):
-            return True
-        return unicodedata.name(ch, "").startswith(_NEWS_SCRIPTS)
-
-    return sum(map(is_news, text)) / len(text)
-
-
-def _decoded(data: bytes, codec: str, label: str) -> Decoded:
-    text = data.decode(codec)
-    controls = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f\v")
-    if text and controls > _BINARY_CONTROL_SHARE * len(text):
-        return Decoded("", "", f"binary file ({controls} control characters in {len(text)})")
-    return Decoded(text, label)
-
-
 # --- reading ---------------------------------------------------------------------------------------
 
 
@@ -365,7 +265,7 @@ def _folder_entries(folder: Path, recursive: bool) -> list[tuple[Path, str]]:
 def _read_manifest(
     folder: Path, manifest: Path, source: _SourceRule, language: str, id_prefix: str
 ) -> list[RawDocument]:
-    table, bad_rows = _read_csv(manifest, manifest.read_bytes(), ",")
+    table, bad_rows = read_csv_table(manifest, manifest.read_bytes(), ",")
     if bad_rows:
         row, problem = next(iter(bad_rows.items()))
         raise CorpusError(f"{manifest}:row {row}: {problem}")
@@ -392,12 +292,12 @@ def _read_manifest(
             _read_file(
                 file,
                 f"{id_prefix}{doc_id}",
-                source.constant or _cell(record.get("source")) or folder_resolved.name,
-                language=language or _cell(record.get("language")),
-                date_raw=_cell(record.get("date")),
-                title=_cell(record.get("title")),
-                url=_cell(record.get("url")),
-                extra={_extra_name(c): _cell(record[c]) for c in extras},
+                source.constant or cell(record.get("source")) or folder_resolved.name,
+                language=language or cell(record.get("language")),
+                date_raw=cell(record.get("date")),
+                title=cell(record.get("title")),
+                url=cell(record.get("url")),
+                extra={_extra_name(c): cell(record[c]) for c in extras},
             )
         )
     return documents
@@ -593,7 +493,7 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
         raise CorpusError(
             f"{path}: not a table ({', '.join(TABLE_SUFFIXES)}); use a folder entry for documents"
         )
-    table, decoded, bad_rows = _load_table(path, suffix)
+    table, decoded, bad_rows = load_table(path, suffix)
     columns = [str(c) for c in table.columns]
     mapping = mapping or _default_mapping(path, columns)
     wanted = [*mapping.text, mapping.id, mapping.title, mapping.date, mapping.url, mapping.source.column or "",
@@ -616,20 +516,20 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
     detail = "" if decoded in ("utf-8", "") else f"file decoded as {decoded}"
     documents = []
     for r, record in enumerate(table.to_dict("records"), start=1):
-        raw_id = _cell(record[mapping.id]) if mapping.id else f"{path.stem}:{r}"
+        raw_id = cell(record[mapping.id]) if mapping.id else f"{path.stem}:{r}"
         text, text_problem = _text_of(record, mapping.text)
         document = RawDocument(
             doc_id=f"{mapping.id_prefix}{raw_id}",
             path=path,
             row=r,
             text=text,
-            source=source_of if source_of is not None else _cell(record[mapping.source.column]),
+            source=source_of if source_of is not None else cell(record[mapping.source.column]),
             date_raw=record[mapping.date] if mapping.date else "",
-            title=_cell(record[mapping.title]) if mapping.title else "",
-            url=_cell(record[mapping.url]) if mapping.url else "",
+            title=cell(record[mapping.title]) if mapping.title else "",
+            url=cell(record[mapping.url]) if mapping.url else "",
             language=mapping.language
-            or (_cell(record[mapping.language_column]) if mapping.language_column else ""),
-            extra={name: _cell(record[c]) for name, c in mapping.keep.items()},
+            or (cell(record[mapping.language_column]) if mapping.language_column else ""),
+            extra={name: cell(record[c]) for name, c in mapping.keep.items()},
             detail=detail,
         )
         invalid = bad_rows.get(r, "")
@@ -637,7 +537,7 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
             not invalid
             and suffix in (".csv", ".tsv")
             and named
-            and all(_cell(record[c]).strip() == c for c in named)
+            and all(cell(record[c]).strip() == c for c in named)
         ):
             invalid = "repeated header row"
         if not invalid and mapping.id and not raw_id.strip():
@@ -665,111 +565,10 @@ def _text_of(record: dict[str, Any], columns: tuple[str, ...]) -> tuple[str, str
             items = list(value)
             if not all(item is None or isinstance(item, (str, int, float)) for item in items):
                 return "", f"column {column!r} holds a list of non-text values (nested lists or objects)"
-            parts += [text for item in items if (text := _cell(item).strip())]
-        elif part := _cell(value).strip():
+            parts += [text for item in items if (text := cell(item).strip())]
+        elif part := cell(value).strip():
             parts.append(part)
     return "\n\n".join(parts), ""
-
-
-def _load_table(path: Path, suffix: str) -> tuple[pd.DataFrame, str, dict[int, str]]:
-    """The table, the encoding it was decoded from, and {data row: problem} for malformed rows."""
-    if suffix == ".parquet":
-        try:
-            return pd.read_parquet(path), "", {}
-        except Exception as exc:  # pyarrow raises several types for a damaged file
-            raise CorpusError(f"{path}: cannot read as Parquet ({exc}); check the file") from exc
-    data = path.read_bytes()
-    decoded = decode_bytes(data)
-    if decoded.problem:
-        raise CorpusError(f"{path}: {decoded.problem}; save the table as UTF-8 text")
-    if suffix == ".jsonl":
-        return _read_jsonl(path, decoded.text), decoded.encoding, {}
-    table, bad_rows = _read_csv(path, decoded, "\t" if suffix == ".tsv" else ",")
-    return table, decoded.encoding, bad_rows
-
-
-def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
-    """One JSON object per line; numbers kept as written ("1.0" stays "1.0"); errors name the line."""
-    records = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line, parse_float=str, parse_int=str)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{path}: line {number}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                              "write one JSON object per line") from None  # fmt: skip
-        if not isinstance(record, dict):
-            raise CorpusError(f"{path}: line {number}: a JSON {type(record).__name__}, not an object; "
-                              'write one object per line, e.g. {"id": "a1", "text": "…"}')  # fmt: skip
-        records.append(record)
-    if not records:
-        raise CorpusError(f"{path}: no JSON objects; write one object per line")
-    return pd.DataFrame.from_records(records).astype(object)
-
-
-def _read_csv(path: Path, data: bytes | Decoded, separator: str) -> tuple[pd.DataFrame, dict[int, str]]:
-    """Every value as text, and {data row: problem} for rows whose field count differs from the header.
-
-    Read with the csv module rather than pandas, which would make an extra field the index and
-    shift the row's columns, or drop the extra fields.
-    """
-    decoded = decode_bytes(data) if isinstance(data, bytes) else data
-    if decoded.problem:
-        raise CorpusError(f"{path}: {decoded.problem}; save the table as UTF-8 text")
-    reader = csv.reader(io.StringIO(decoded.text, newline=""), delimiter=separator, strict=True)
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    bad_rows: dict[int, str] = {}
-    line = 1
-    try:
-        for record in reader:
-            first_line, line = line, reader.line_num + 1
-            if not record:
-                continue  # a blank line
-            if header is None:
-                header = _column_names(record)
-                continue
-            if len(record) != len(header):
-                bad_rows[len(rows) + 1] = (f"line {first_line}: {len(record)} fields where the header has "
-                                           f"{len(header)}; check the separators and quoting of that row")  # fmt: skip
-                record = (record + [""] * len(header))[: len(header)]
-            rows.append(record)
-    except csv.Error as exc:
-        raise CorpusError(f"{path}: line {reader.line_num}: cannot read as a table ({exc}); check the quoting "
-                          "(a field with the separator or a line break must be in double quotes)") from None  # fmt: skip
-    if header is None:
-        raise CorpusError(f"{path}: empty file, no header row; the first line names the columns")
-    return pd.DataFrame(rows, columns=header, dtype=str), bad_rows
-
-
-def _column_names(header: list[str]) -> list[str]:
-    """Header names as pandas makes them: blank → "Unnamed: i", repeats → "name.1"."""
-    names: list[str] = []
-    for i, name in enumerate(header):
-        name = name if name.strip() else f"Unnamed: {i}"
-        base, n = name, 0
-        while name in names:
-            n += 1
-            name = f"{base}.{n}"
-        names.append(name)
-    return names
-
-
-def _cell(value: object) -> str:
-    """A table value as text; missing values (None, NaN, NaT) are ""; a list's items joined by "; "."""
-    if value is None or isinstance(value, str):
-        return value or ""
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return "; ".join(text for item in value if (text := _cell(item)))
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def _extra_name(column: str) -> str:
