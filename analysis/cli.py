@@ -26,7 +26,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [ConfigError, FileNotFoundError]
     for module, name in (
         ("analysis.corpus", "CorpusError"),
-        ("analysis.pipeline", "RunFolderError"),
+        ("analysis.run_folder", "RunFolderError"),
         ("analysis.topics", "UnsafeModelError"),
         ("analysis.embed", "EncoderUnavailableError"),
         ("analysis.themes", "CodebookError"),

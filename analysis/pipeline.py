@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import importlib.metadata
 import json
-import os
 import platform
 import shutil
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -31,18 +28,21 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.config import RunConfig
+from analysis.run_folder import (
+    COMPLETE,
+    FAILED,
+    INTERRUPTED,
+    MANIFEST,
+    RUNNING,
+    RunFolderError,
+    check_inputs_outside,
+    check_run,
+    file_digests,
+    inputs_fingerprint,
+    prepare_run_folder,
+)
 
 SAMPLE_CORPUS = Path(__file__).parent / "data" / "sample"
-MANIFEST = "manifest.json"
-# Run status in manifest.json: "running" from the first write until the last stage succeeds, so a
-# run stopped by Ctrl-C, an error or a killed process is never read as finished.
-RUNNING, COMPLETE, FAILED, INTERRUPTED = "running", "complete", "failed", "interrupted"
-_CACHE_ENV = "ANALYSIS_CACHE_DIR"
-
-
-class RunFolderError(ValueError):
-    """A run folder that cannot be used as asked (another run in it, unwritable, unfinished, altered)."""
-
 
 # Packages whose versions decide a run's numbers; recorded in every manifest.
 RECORDED_PACKAGES = (
@@ -164,7 +164,7 @@ class Manifest:
     def complete_stage(self, name: str, files: list[str]) -> None:
         """Record that a stage's outputs are written, with their digests (checked by `load_run`)."""
         for relative in files:
-            self.data["files"].update(_digests(self.run_dir, relative))
+            self.data["files"].update(file_digests(self.run_dir, relative))
         if name not in self.data["completed"]:
             self.data["completed"].append(name)
         self.write()
@@ -218,9 +218,11 @@ def run_corpus(
 ) -> RunResult:
     """Load, clean, segment and account for a corpus; write segments.parquet and ledger.csv.
 
-    RUN_DIR must be new, empty, or hold a run of this command's SOURCE and configuration with
-    `resume` (its completed stages are reused); `overwrite` clears a folder holding another run.
+    RUN_DIR must be new, empty, or hold a run of this SOURCE and configuration with `resume` (its
+    completed stages are reused); `overwrite` clears a folder holding another run.
     """
+    from analysis.corpus import build_corpus, write_corpus
+
     source_path = resolve_source(source)
     run_dir = Path(run_dir)
     if manifest is None:
@@ -228,33 +230,31 @@ def run_corpus(
                             overwrite=overwrite, resume=resume)  # fmt: skip
         with finishing(manifest):
             return run_corpus(source_path, run_dir, config, progress=progress, manifest=manifest)
-    return _corpus_stage(source_path, run_dir, config, progress, manifest)
-
-
-def _corpus_stage(
-    source_path: Path, run_dir: Path, config: RunConfig, progress: bool, manifest: Manifest
-) -> RunResult:
-    from analysis.corpus import Corpus, build_corpus, write_corpus
-
     if manifest.reusable("corpus"):
-        summary = manifest.data["corpus"]
-        corpus = Corpus(
-            segments=pd.read_parquet(run_dir / "segments.parquet"),
-            ledger=pd.read_csv(run_dir / "ledger.csv", keep_default_na=False, dtype=str).astype(
-                {"n_segments": "int64"}
-            ),
-            name=summary.get("name", ""),
-            inputs=list(summary.get("inputs", [])),
-        )
-        return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
+        return _reused_corpus(run_dir, manifest)
     with manifest.stage("corpus"):
         corpus = build_corpus(source_path, config.corpus, progress=progress)
-        _check_inputs_outside(corpus.inputs, run_dir)
+        check_inputs_outside(corpus.inputs, run_dir)
         written = write_corpus(corpus, run_dir)
     manifest.data["corpus"] = corpus.summary()
     manifest.data["inputs_fingerprint"] = inputs_fingerprint(source_path, corpus.inputs)
     manifest.data["outputs"].update({k: str(Path(v).name) for k, v in written.items()})
     manifest.complete_stage("corpus", ["segments.parquet", "ledger.csv"])
+    return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
+
+
+def _reused_corpus(run_dir: Path, manifest: Manifest) -> RunResult:
+    """The corpus stage of a resumed run, read back from the files it wrote."""
+    from analysis.corpus import Corpus
+
+    summary = manifest.data["corpus"]
+    ledger = pd.read_csv(run_dir / "ledger.csv", keep_default_na=False, dtype=str)
+    corpus = Corpus(
+        segments=pd.read_parquet(run_dir / "segments.parquet"),
+        ledger=ledger.astype({"n_segments": "int64"}),
+        name=summary.get("name", ""),
+        inputs=list(summary.get("inputs", [])),
+    )
     return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
 
 
@@ -339,23 +339,20 @@ def run_all(
     config: RunConfig,
     *,
     progress: bool = True,
+    manifest: Manifest | None = None,
     overwrite: bool = False,
     resume: bool = False,
 ) -> RunResult:
     """The whole job: corpus → topics → tables → figures → report."""
-    run_dir = Path(run_dir)
-    source_path = resolve_source(source)
-    manifest = open_run(run_dir, command="run", source=source_path, config=config,
-                        overwrite=overwrite, resume=resume)  # fmt: skip
-    with finishing(manifest):
-        return _run_all_stages(source_path, run_dir, config, progress, manifest)
-
-
-def _run_all_stages(
-    source_path: Path, run_dir: Path, config: RunConfig, progress: bool, manifest: Manifest
-) -> RunResult:
     from analysis.evaluate import evaluate_run
 
+    run_dir = Path(run_dir)
+    source_path = resolve_source(source)
+    if manifest is None:
+        manifest = open_run(run_dir, command="run", source=source_path, config=config,
+                            overwrite=overwrite, resume=resume)  # fmt: skip
+        with finishing(manifest):
+            return run_all(source_path, run_dir, config, progress=progress, manifest=manifest)
     result = run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
 
     with manifest.stage("tables"):
@@ -480,7 +477,7 @@ def load_run(run_dir: str | Path) -> RunResult:
     return result
 
 
-# --- run folders: one run per folder ---------------------------------------------------------------
+# --- run folders: the checks live in analysis.run_folder --------------------------------------------
 
 
 def open_run(
@@ -492,45 +489,12 @@ def open_run(
     overwrite: bool = False,
     resume: bool = False,
 ) -> Manifest:
-    """Check RUN_DIR before any work and start its manifest with status "running".
-
-    A run folder holds one run. A folder holding another run is refused unless `overwrite` (it
-    is cleared first) or `resume` (same SOURCE and configuration: the stages it completed, with
-    their files unchanged, are reused); a run that failed or was interrupted before completing any
-    stage is cleared without asking. A non-empty folder that is not a run folder is never cleared. RUN_DIR and SOURCE may not contain each other, and RUN_DIR (and an explicit
-    embedding cache) must be writable; each problem is a RunFolderError saying what to do.
-    """
-    if overwrite and resume:
-        raise RunFolderError("--overwrite and --resume exclude each other; choose one")
-    run_dir = Path(run_dir)
-    _check_apart(run_dir, source)
-    previous = _previous_run(run_dir)
-    resumed: list[str] = []
-    if (
-        previous is not None
-        and not previous.get("completed")
-        and previous.get("status") in (FAILED, INTERRUPTED)
-    ):
-        overwrite = True  # a run that stopped before completing a stage left nothing to keep
-    if previous is not None and overwrite:
-        _clear(run_dir)
-    elif previous is not None and resume:
-        resumed = _resumable_stages(run_dir, previous, source, config)
-        if not resumed:
-            _clear(run_dir)  # nothing to reuse: start from an empty folder, as a new run would
-    elif previous is not None:
-        raise RunFolderError(
-            f"{run_dir} holds another run ({previous.get('command', '?')} of {previous.get('source', '?')}, "
-            f"started {previous.get('started', '?')}, {previous.get('status', 'complete')}); add --overwrite "
-            "to replace it, --resume to continue it with the same SOURCE and settings, or choose another --out"
-        )
-    _check_writable(run_dir, "--out")
-    if command in ("topics", "run"):
-        cache = config.embed.cache_dir or os.environ.get(_CACHE_ENV, "")
-        if cache:
-            _check_writable(Path(cache).expanduser(), "--cache-dir (embedding cache)")
+    """Check RUN_DIR before any work (`prepare_run_folder`) and start its manifest, status "running"."""
+    previous, resumed = prepare_run_folder(
+        run_dir, command=command, source=source, config=config, overwrite=overwrite, resume=resume
+    )
     manifest = Manifest.start(run_dir, command=command, source=str(source), config=config)
-    if resumed:
+    if previous is not None and resumed:
         kept = ("corpus", "inputs_fingerprint", "encoder", "embedding", "topics", "outputs", "files")
         manifest.data.update({k: previous[k] for k in kept if k in previous})
         manifest.data["completed"] = list(resumed)
@@ -555,53 +519,6 @@ def finishing(manifest: Manifest) -> Iterator[Manifest]:
     _set_status(manifest, COMPLETE, "")
 
 
-def check_run(run_dir: Path) -> dict[str, Any]:
-    """The manifest of a finished run folder whose data files are the ones the run wrote.
-
-    Refuses a folder that is not a run folder, a run that did not finish (status running, failed,
-    interrupted) and a data file changed since its run wrote it (another run's output, an edit).
-    Manifests written before run status existed are accepted as they are.
-    """
-    path = run_dir / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{run_dir} is not a run folder (no {MANIFEST}); make one with "
-            f"`python -m analysis topics SOURCE --out {run_dir}`"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunFolderError(f"{path}: not a readable manifest ({exc}); rerun into a new folder") from exc
-    status = data.get("status", COMPLETE)
-    if status != COMPLETE:
-        why = f" ({data['error']})" if data.get("error") else ""
-        raise RunFolderError(
-            f"{run_dir}: the run did not finish (status {status!r}{why}); finish it with "
-            f"`python -m analysis {data.get('command', 'run')} {data.get('source', 'SOURCE')} --out {run_dir} "
-            "--resume`, or rerun it with --overwrite"
-        )
-    recorded = data.get("files", {})
-    for relative, digest in recorded.items():
-        file = run_dir / relative
-        if not file.is_file() or _sha256(file) != digest:
-            raise RunFolderError(
-                f"{file} is not the file this run wrote ({'missing' if not file.is_file() else 'changed'} "
-                f"since; run {data.get('run_id', '?')}); rerun with --overwrite"
-            )
-    return data
-
-
-def inputs_fingerprint(source: Path, inputs: list[str]) -> str:
-    """A digest of the input files' names, sizes and modification times (and a folder's listing)."""
-    entries = [str(p) for p in sorted(source.iterdir())] if source.is_dir() else []
-    for name in sorted({str(source), *inputs}):
-        path = Path(name)
-        if path.is_file():
-            info = path.stat()
-            entries.append(f"{path.resolve()}\t{info.st_size}\t{info.st_mtime_ns}")
-    return hashlib.sha256("\n".join(entries).encode("utf-8")).hexdigest()
-
-
 def _set_status(manifest: Manifest, status: str, error: str) -> None:
     manifest.data["status"] = status
     if error:
@@ -611,135 +528,3 @@ def _set_status(manifest: Manifest, status: str, error: str) -> None:
     # the folder may have gone away or become read-only; the original error is the one to report
     with contextlib.suppress(OSError):
         manifest.write()
-
-
-def _check_apart(run_dir: Path, source: Path) -> None:
-    from analysis.corpus import source_folders
-
-    out, src = run_dir.resolve(), source.resolve()
-    for folder in source_folders(source):
-        if out.is_relative_to(folder.resolve()):
-            label = (
-                f"SOURCE {source}" if folder == source else f"the corpus folder {folder} that SOURCE reads"
-            )
-            raise RunFolderError(
-                f"--out {run_dir} is inside {label}: the next run would read the outputs as articles; "
-                "write the run folder outside the corpus folder"
-            )
-    if src.is_relative_to(out):
-        raise RunFolderError(
-            f"SOURCE {source} is inside --out {run_dir}: a run folder holds only a run's outputs; "
-            "choose a run folder outside the corpus"
-        )
-
-
-def _check_inputs_outside(inputs: list[str], run_dir: Path) -> None:
-    out = run_dir.resolve()
-    inside = [name for name in inputs if Path(name).resolve().is_relative_to(out)]
-    if inside:
-        raise RunFolderError(f"input file {inside[0]} is inside --out {run_dir}; write the run folder "
-                             "outside the corpus")  # fmt: skip
-
-
-def _previous_run(run_dir: Path) -> dict[str, Any] | None:
-    """The manifest of the run in `run_dir`; None when the folder is new or empty."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunFolderError(f"--out {run_dir} is a file, not a folder; give a folder path")
-    if not run_dir.is_dir():
-        return None
-    try:
-        entries = list(run_dir.iterdir())
-    except OSError as exc:
-        raise RunFolderError(
-            f"cannot read --out {run_dir} ({exc.strerror or exc}); choose another folder"
-        ) from exc
-    if not entries:
-        return None
-    manifest = run_dir / MANIFEST
-    if not manifest.is_file():
-        raise RunFolderError(
-            f"--out {run_dir} is not empty and holds no run ({MANIFEST} missing; it has "
-            f"{', '.join(sorted(p.name for p in entries)[:5])}); give a new or empty folder "
-            "(--overwrite clears only run folders)"
-        )
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-        return {"command": "?", "source": "?", "status": "unreadable manifest"}
-
-
-def _clear(run_dir: Path) -> None:
-    try:
-        for entry in run_dir.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-    except OSError as exc:
-        raise RunFolderError(
-            f"cannot clear --out {run_dir} ({exc}); remove it yourself or choose another folder"
-        ) from exc
-
-
-def _resumable_stages(run_dir: Path, previous: dict[str, Any], source: Path, config: RunConfig) -> list[str]:
-    """The completed stages of `previous` a resumed run may reuse; refuses another source or config."""
-    if previous.get("source") != str(source):
-        raise RunFolderError(
-            f"--resume: {run_dir} holds a run of {previous.get('source')!r}, not {str(source)!r}; "
-            "use --overwrite to replace it, or another --out"
-        )
-    old = dict(previous.get("config", {}))
-    new = json.loads(json.dumps(config.to_dict(), default=_jsonable))
-    for settings in (old, new):
-        settings.get("embed", {}).pop("cache_dir", None)  # where vectors are cached changes no result
-    changed = sorted(
-        f"[{section}] {key}"
-        for section in set(old) | set(new)
-        for key in set(old.get(section, {})) | set(new.get(section, {}))
-        if old.get(section, {}).get(key) != new.get(section, {}).get(key)
-    )
-    if changed:
-        raise RunFolderError(
-            f"--resume: {run_dir} was run with other settings ({', '.join(changed[:5])} differ); "
-            "use --overwrite to rerun it, or another --out"
-        )
-    completed = [s for s in previous.get("completed", []) if s in ("corpus", "topics")]
-    if "corpus" in completed and previous.get("inputs_fingerprint") != inputs_fingerprint(
-        source, list(previous.get("corpus", {}).get("inputs", []))
-    ):
-        raise RunFolderError(
-            f"--resume: the files of {source} changed since {run_dir} was run; use --overwrite to rerun it"
-        )
-    files = previous.get("files", {})
-    intact = all((run_dir / f).is_file() and _sha256(run_dir / f) == d for f, d in files.items())
-    if not intact:
-        return []  # an output was changed or removed: redo every stage
-    return completed if "corpus" in completed else []
-
-
-def _check_writable(folder: Path, option: str) -> None:
-    """Create `folder` and write a probe file into it, so that OS errors surface before any work."""
-    if folder.exists() and not folder.is_dir():
-        raise RunFolderError(f"{option} {folder} is a file, not a folder; give a folder path")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
-    except OSError as exc:
-        raise RunFolderError(
-            f"cannot write to {option} {folder} ({exc.strerror or exc}); choose a folder you can write to"
-        ) from exc
-
-
-def _digests(run_dir: Path, relative: str) -> dict[str, str]:
-    path = run_dir / relative
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    return {p.relative_to(run_dir).as_posix(): _sha256(p) for p in files}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
