@@ -24,6 +24,8 @@ MANIFEST = "manifest.json"
 # run stopped by Ctrl-C, an error or a killed process is never read as finished.
 RUNNING, COMPLETE, FAILED, INTERRUPTED = "running", "complete", "failed", "interrupted"
 REUSABLE_STAGES = ("corpus", "topics")  # stages a resumed run may take over; later ones are redone
+_TOPIC_SECTIONS = frozenset({"embed", "topics"})  # settings the topics stage uses beyond the corpus's
+_RECOMPUTED_SECTIONS = frozenset({"tables", "figures"})  # used only by stages a resume always redoes
 _CACHE_ENV = "ANALYSIS_CACHE_DIR"
 
 
@@ -65,8 +67,9 @@ def prepare_run_folder(
         _clear(run_dir)
     elif previous is not None and resume:
         resumed = _resumable_stages(run_dir, previous, source, config)
-        if not resumed:
-            _clear(run_dir)  # nothing to reuse: start from an empty folder, as a new run would
+        # Only the files of the reused stages stay: tables, figures and reports are redone, and
+        # nothing computed with the earlier settings may sit beside the new outputs.
+        _clear(run_dir, keep={MANIFEST, *previous.get("files", {})} if resumed else set())
     elif previous is not None:
         raise RunFolderError(
             f"{run_dir} holds another run ({previous.get('command', '?')} of {previous.get('source', '?')}, "
@@ -183,9 +186,13 @@ def _previous_run(run_dir: Path) -> dict[str, Any] | None:
         return {"command": "?", "source": "?", "status": "unreadable manifest"}
 
 
-def _clear(run_dir: Path) -> None:
+def _clear(run_dir: Path, keep: set[str] | None = None) -> None:
+    """Remove everything in `run_dir` except the top-level entries holding the `keep` paths."""
+    kept = {Path(relative).parts[0] for relative in keep or ()}
     try:
         for entry in run_dir.iterdir():
+            if entry.name in kept:
+                continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
@@ -203,13 +210,17 @@ def _resumable_stages(run_dir: Path, previous: dict[str, Any], source: Path, con
             f"--resume: {run_dir} holds a run of {previous.get('source')!r}, not {str(source)!r}; "
             "use --overwrite to replace it, or another --out"
         )
-    old = dict(previous.get("config", {}))
+    completed = [s for s in previous.get("completed", []) if s in REUSABLE_STAGES]
+    old = json.loads(json.dumps(previous.get("config", {})))
     new = json.loads(json.dumps(config.to_dict(), default=str))
     for settings in (old, new):
         settings.get("embed", {}).pop("cache_dir", None)  # where vectors are cached changes no result
+    # Settings a completed stage was computed with must not change; later stages are recomputed
+    # with the new ones (so `run --resume --period year` redoes the tables, not the fit).
     changed = sorted(
         f"[{section}] {key}"
         for section in set(old) | set(new)
+        if any(_stage_uses(stage, section) for stage in completed)
         for key in set(old.get(section, {})) | set(new.get(section, {}))
         if old.get(section, {}).get(key) != new.get(section, {}).get(key)
     )
@@ -218,7 +229,6 @@ def _resumable_stages(run_dir: Path, previous: dict[str, Any], source: Path, con
             f"--resume: {run_dir} was run with other settings ({', '.join(changed[:5])} differ); "
             "use --overwrite to rerun it, or another --out"
         )
-    completed = [s for s in previous.get("completed", []) if s in REUSABLE_STAGES]
     if "corpus" in completed and previous.get("inputs_fingerprint") != inputs_fingerprint(
         source, list(previous.get("corpus", {}).get("inputs", []))
     ):
@@ -230,6 +240,13 @@ def _resumable_stages(run_dir: Path, previous: dict[str, Any], source: Path, con
     if not intact:
         return []  # an output was changed or removed: redo every stage
     return completed if "corpus" in completed else []
+
+
+def _stage_uses(stage: str, section: str) -> bool:
+    """Whether a reusable stage's outputs depend on a config section (unknown sections: they do)."""
+    if section in _RECOMPUTED_SECTIONS:
+        return False
+    return stage == "topics" or section not in _TOPIC_SECTIONS
 
 
 def _check_writable(folder: Path, option: str) -> None:

@@ -644,6 +644,22 @@ def test_resume_with_other_settings_or_changed_files_is_refused(two_corpora, tmp
     assert "changed since" in capsys.readouterr().err
 
 
+def test_resume_may_change_settings_only_stages_it_redoes_use(two_corpora, tmp_path: Path):
+    first, _ = two_corpora
+    out = tmp_path / "run"
+    assert run_corpus_cli(first, out) == 0
+    (out / "tables").mkdir()  # outputs of later stages, computed with the earlier settings
+    (out / "report.html").write_text("old", encoding="utf-8")
+    # only the corpus stage completed: topic and table settings may differ, corpus settings may not
+    manifest_before = manifest_of(out)
+    config = RunConfig().replace(topics={"seed": 7}, tables={"period": "year"})
+    pipeline.run_corpus(first, out, config, progress=False, resume=True)
+    manifest = manifest_of(out)
+    assert manifest["resumed_from"] == manifest_before["run_id"]
+    assert manifest["status"] == "complete" and manifest["config"]["topics"]["seed"] == 7
+    assert sorted(p.name for p in out.iterdir()) == ["ledger.csv", "manifest.json", "segments.parquet"]
+
+
 @pytest.mark.parametrize(
     ("failure", "status"), [(KeyboardInterrupt, "interrupted"), (RuntimeError, "failed")]
 )
