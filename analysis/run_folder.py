@@ -97,10 +97,7 @@ def check_run(run_dir: Path) -> dict[str, Any]:
             f"{run_dir} is not a run folder (no {MANIFEST}); make one with "
             f"`python -m analysis topics SOURCE --out {run_dir}`"
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunFolderError(f"{path}: not a readable manifest ({exc}); rerun into a new folder") from exc
+    data = _read_manifest(path)
     status = data.get("status", COMPLETE)
     if status != COMPLETE:
         why = f" ({data['error']})" if data.get("error") else ""
@@ -118,6 +115,29 @@ def check_run(run_dir: Path) -> dict[str, Any]:
                 f"since; run {data.get('run_id', '?')}); rerun with --overwrite"
             )
     return data
+
+
+def record_changed_files(run_dir: Path, files: list[str]) -> None:
+    """Record new digests for data files a later command rewrote on purpose (e.g. a curation).
+
+    `check_run` refuses a data file whose digest differs from the manifest; a command that edits a
+    finished run's files in place calls this afterwards, so its edits are the run's own.
+    """
+    path = run_dir / MANIFEST
+    data = _read_manifest(path)
+    for relative in files:
+        data.setdefault("files", {}).update(file_digests(run_dir, relative))
+    scratch = path.with_name(f".{MANIFEST}.tmp")
+    scratch.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    scratch.replace(path)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """A run folder's manifest, read without checking its files."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{path}: not a readable manifest ({exc}); rerun into a new folder") from exc
 
 
 def inputs_fingerprint(source: Path, inputs: list[str]) -> str:

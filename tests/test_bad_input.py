@@ -703,6 +703,20 @@ def test_a_data_file_replaced_after_the_run_is_refused(two_corpora, tmp_path: Pa
         load_run(out)
 
 
+def test_a_deliberate_edit_is_recorded_and_then_accepted(two_corpora, tmp_path: Path):
+    from analysis.run_folder import record_changed_files
+
+    first, _ = two_corpora
+    out = tmp_path / "run"
+    assert run_corpus_cli(first, out) == 0
+    ledger = pd.read_csv(out / "ledger.csv", keep_default_na=False)
+    ledger.assign(reason="checked by hand").to_csv(out / "ledger.csv", index=False)  # e.g. a curation
+    with pytest.raises(RunFolderError, match=r"ledger\.csv is not the file this run wrote"):
+        load_run(out)
+    record_changed_files(out, ["ledger.csv"])
+    assert len(load_run(out).segments) == 2
+
+
 def test_out_inside_source_and_source_inside_out_are_refused(two_corpora, tmp_path: Path, capsys):
     first, _ = two_corpora
     for out in (first, first / "run"):
