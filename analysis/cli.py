@@ -12,10 +12,11 @@ import contextlib
 import json
 import logging
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
-from analysis.config import ConfigError, RunConfig
+from analysis.config import ConfigError, Period, RunConfig, SegmentUnit, TopicMode
 
 EXIT_USER_ERROR = 2
 
@@ -25,6 +26,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [ConfigError, FileNotFoundError]
     for module, name in (
         ("analysis.corpus", "CorpusError"),
+        ("analysis.run_folder", "RunFolderError"),
+        ("analysis.topics", "UnsafeModelError"),
         ("analysis.encoders", "EncoderUnavailableError"),
         ("analysis.themes", "CodebookError"),
         ("analysis.evaluate", "EvaluationError"),
@@ -56,8 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
             "--config", type=Path, help="TOML file with [corpus] [embed] [topics] [tables] sections"
         )
         sub.add_argument("--languages", help="comma-separated language codes to detect, e.g. ar,fr,en")
-        sub.add_argument("--segment-by", choices=["paragraph", "sentence", "document"])
+        sub.add_argument("--segment-by", choices=typing.get_args(SegmentUnit))
         sub.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        reuse = sub.add_mutually_exclusive_group()
+        reuse.add_argument(
+            "--overwrite", action="store_true", help="clear RUN_DIR first when it holds an earlier run"
+        )
+        reuse.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue the run in RUN_DIR (same SOURCE and settings), reusing its completed stages",
+        )
         return sub
 
     add(
@@ -82,9 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--cache-dir", help="embedding cache folder")
         sub.add_argument("--seed", type=int, help="random seed for UMAP/HDBSCAN and bootstraps")
         sub.add_argument("--nr-topics", type=int, help="reduce to this many topics")
-        sub.add_argument("--mode", choices=["unsupervised", "guided", "zeroshot"], help="use of the codebook")
+        sub.add_argument("--mode", choices=typing.get_args(TopicMode), help="use of the codebook")
         sub.add_argument("--codebook", help="theme codebook TOML (default: the packaged one)")
-        sub.add_argument("--period", choices=["month", "quarter", "year"], help="time grouping for trends")
+        sub.add_argument("--period", choices=typing.get_args(Period), help="time grouping for trends")
 
     ev = commands.add_parser("evaluate", help="coherence, diversity, stability and validity of a run folder")
     ev.add_argument("run_dir", type=Path, help="a run folder written by `topics` or `run`")
@@ -99,7 +111,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     config = RunConfig()
     source = getattr(args, "source", None)
     if source and str(source).endswith(".toml") and Path(source).is_file():
-        config = RunConfig.from_toml(source)
+        config = RunConfig.from_toml(source, description=True)
     if args.config:
         config = RunConfig.from_toml(args.config)
     corpus: dict[str, Any] = {}
@@ -119,7 +131,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if getattr(args, "seed", None) is not None:
         topics["seed"] = args.seed
         tables["seed"] = args.seed
-    if getattr(args, "nr_topics", None):
+    if getattr(args, "nr_topics", None) is not None:
         topics["nr_topics"] = args.nr_topics
     if getattr(args, "mode", None):
         topics["mode"] = args.mode
@@ -183,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
 
         config = config_from_args(args)
         runner = {"corpus": pipeline.run_corpus, "topics": pipeline.run_topics, "run": pipeline.run_all}
-        result = runner[args.command](args.source, args.out, config, progress=progress)
+        result = runner[args.command](
+            args.source, args.out, config, progress=progress, overwrite=args.overwrite, resume=args.resume
+        )
         data = result.manifest.data
         print(format_summary(data.get("corpus", {})))
         if "encoder" in data:
@@ -206,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except _user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # a file or folder the system refused (permissions, disk full, a vanished path)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot read or write{where}: {exc.strerror or exc}; check the path and its permissions",
+              file=sys.stderr)  # fmt: skip
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -7,7 +7,10 @@ SOURCE is one of:
   `input_<name>` when they clash with a segment column). With a manifest, exactly the listed files are
   read; without one, every supported file except README/SOURCE/LICENSE notes, with `doc_id` = file
   stem, `source` = folder name, and title and date taken from the page for HTML. HTML main text and
-  title come from trafilatura, the date from htmldate.
+  title come from trafilatura, the date from htmldate. Every other entry (notes, other suffixes,
+  hidden files, files in subfolders) is a `skipped` ledger row with the reason; subfolders are read
+  only with `recursive = true` in a description (`doc_id` = path without suffix, `2020/a`). A link
+  leading out of the folder is refused, with or without a manifest.
 - a table: `.csv`, `.tsv`, `.jsonl`, `.parquet`, with a `text` column (and optionally `id, title,
   date, url, source, language`; other columns are kept). Other layouts need a corpus description.
 - a corpus description `.toml`: several inputs, each with its column mapping. Paths are relative to
@@ -30,10 +33,17 @@ SOURCE is one of:
       language = "fr"                        # declared language; or { column = "lang" }
       keep = ["topic"]                       # extra columns kept; or { section = "topic" } to rename
 
-  Folder inputs accept only `path`, `source` (a constant), `language` and `id_prefix`.
+  Folder inputs accept only `path`, `source` (a constant), `language`, `id_prefix` and `recursive`
+  (read subfolders too; default false).
+
+Tables are read with every value as text (ids stay as written: `007`, `1.0`); a CSV row whose field
+count differs from the header is an `invalid` ledger row naming its line, never a column shift; a
+blank id is an `invalid` row; a list-valued text cell (Parquet, JSON) is joined as paragraphs; a JSON
+lines error names the line. Dates outside `[corpus] earliest_date`…`latest_date` are implausible:
+left unknown, raw text kept, counted in the summary and noted in the ledger row's detail.
 
 Every input document gets exactly one `document` row in the ledger (used, duplicate, empty,
-unreadable, boilerplate, invalid) and every removed piece a `piece` row; `build_corpus` checks that
+unreadable, boilerplate, invalid, skipped) and every removed piece a `piece` row; `build_corpus` checks that
 before returning. Files that cannot be decoded are ledger rows, not errors; a source that cannot be
 read as asked (missing path, missing column, duplicate ids, unsafe manifest) raises `CorpusError`.
 """
@@ -43,7 +53,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import glob
-import io
 import os
 import tomllib
 from collections import Counter
@@ -52,10 +61,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.config import CorpusConfig
+from analysis.readers import CorpusError, cell, decode_bytes, load_table, read_csv_table
 from analysis.segment import mark_duplicates, split_segments
 from analysis.text import clean_text, detect_languages, find_repeated_lines, parse_date
 
@@ -70,18 +81,12 @@ SEGMENT_COLUMNS = (
 LEDGER_COLUMNS = ("doc_id", "origin", "kind", "status", "reason", "detail", "n_segments")
 _MANIFEST_COLUMNS = {"id", "file", "language", "source", "date", "title", "url"}
 _TABLE_KEYS = {"path", "text", "id", "id_prefix", "title", "date", "url", "source", "language", "keep"}
-_FOLDER_KEYS = {"path", "source", "language", "id_prefix"}
+_FOLDER_KEYS = {"path", "source", "language", "id_prefix", "recursive"}
 _DEFAULTS = CorpusConfig()
-_LIKELY_ENCODINGS = ("cp1256", "iso8859_6", "cp1252", "iso8859_15", "latin_1")
 # Below this detector confidence a segment of a document with a declared language takes that
 # language: on morocco-news every misdetection of a title scored < 0.93, 95 % of correct ones > 0.95.
 _OWN_LANGUAGE_MIN_CONFIDENCE = 0.9
-_BINARY_NUL_SHARE = 0.01  # more NUL bytes than this in a non-UTF-16 file: binary, not text
-_BINARY_CONTROL_SHARE = 0.05  # decoded "text" with this share of control characters: binary
-
-
-class CorpusError(ValueError):
-    """A source that cannot be read as asked; the message names the file, row or column and the fix."""
+_IMPLAUSIBLE = "implausible date"
 
 
 @dataclass(frozen=True)
@@ -100,15 +105,6 @@ class Corpus:
     def summary(self) -> dict[str, Any]:
         """Counts for the command line and the run manifest (plain JSON types)."""
         return summarise(self)
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """File bytes as text, the encoding used, and why not when the bytes are not text."""
-
-    text: str
-    encoding: str
-    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,9 +158,10 @@ def build_corpus(source: str | Path, config: CorpusConfig = _DEFAULTS, *, progre
     _check_unique_ids(documents)
     root = Path(os.path.commonpath([str(Path(p).resolve().parent) for p in inputs])) if inputs else Path()
     documents = _clean_all(documents, config, progress)
-    segments = _segment_all(documents, config, root, progress)
+    implausible: dict[str, str] = {}
+    segments = _segment_all(documents, config, root, progress, implausible)
     segments["duplicate_of"] = mark_duplicates(segments, config.near_duplicate_threshold).astype("str")
-    ledger = _ledger(documents, segments, root)
+    ledger = _ledger(documents, segments, root, implausible)
     _check_ledger(ledger, segments, len(documents))
     return Corpus(segments=segments, ledger=ledger, name=name, inputs=inputs)
 
@@ -200,44 +197,6 @@ def read_documents(source: str | Path) -> tuple[str, list[str], list[RawDocument
                       f"({', '.join(TABLE_SUFFIXES)}) or a corpus description (.toml)")  # fmt: skip
 
 
-def decode_bytes(data: bytes) -> Decoded:
-    """UTF-8 (with or without BOM) first, UTF-16 by BOM, else the encoding charset-normalizer detects.
-
-    Bytes that are mostly NULs or control characters are binary, not text (problem set).
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return _decoded(data[3:], "utf-8", "UTF-8 with BOM")
-    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
-        if data.startswith(bom):
-            return _decoded(data[2:], codec, f"{codec.upper()} (BOM)")
-    try:
-        return _decoded(data, "utf-8", "utf-8")
-    except UnicodeDecodeError:
-        pass
-    nuls = data.count(0)
-    if nuls > _BINARY_NUL_SHARE * len(data):
-        return Decoded("", "", f"binary file ({nuls} NUL bytes in {len(data)})")
-    from charset_normalizer import from_bytes
-
-    # The legacy encodings of this project's languages first (Arabic, Western European): on short
-    # French text unrestricted detection picks cp1250 ("ministčre"); then any encoding.
-    best = from_bytes(data, cp_isolation=list(_LIKELY_ENCODINGS)).best() or from_bytes(data).best()
-    if best is None:
-        return Decoded("", "", "not UTF-8 and undetectable encoding (binary, or save it as UTF-8)")
-    try:
-        return _decoded(data, best.encoding, f"{best.encoding} (detected; not UTF-8)")
-    except UnicodeDecodeError:
-        return Decoded("", "", f"not UTF-8 and undetectable encoding (tried {best.encoding})")
-
-
-def _decoded(data: bytes, codec: str, label: str) -> Decoded:
-    text = data.decode(codec)
-    controls = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f\v")
-    if text and controls > _BINARY_CONTROL_SHARE * len(text):
-        return Decoded("", "", f"binary file ({controls} control characters in {len(text)})")
-    return Decoded(text, label)
-
-
 # --- reading ---------------------------------------------------------------------------------------
 
 
@@ -245,25 +204,71 @@ def _inputs(documents: Iterable[RawDocument]) -> list[str]:
     return list(dict.fromkeys(os.path.normpath(d.path) for d in documents))
 
 
-def _read_folder(folder: Path, source: _SourceRule, language: str, id_prefix: str) -> list[RawDocument]:
+def _read_folder(
+    folder: Path, source: _SourceRule, language: str, id_prefix: str, *, recursive: bool = False
+) -> list[RawDocument]:
+    """Every file of a folder: documents read, everything else a `skipped` ledger row with the reason."""
     manifest = folder / "manifest.csv"
     if manifest.is_file():
         return _read_manifest(folder, manifest, source, language, id_prefix)
-    files = sorted(
-        p for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES and p.stem.lower() not in _NOT_DOCUMENTS
-    )  # fmt: skip
-    if not files:
-        raise CorpusError(f"{folder}: no documents ({', '.join(DOCUMENT_SUFFIXES)} files) and no manifest.csv; "
-                          "add text files, or give a table or a corpus description instead")  # fmt: skip
     label = source.constant or folder.resolve().name
-    return [_read_file(p, f"{id_prefix}{p.stem}", label, language=language) for p in files]
+    documents = []
+    for path, reason in _folder_entries(folder, recursive):
+        relative = path.relative_to(folder)
+        if reason:
+            documents.append(RawDocument(doc_id=f"{id_prefix}{relative.as_posix()}", path=path, row=None,
+                                         text="", source=label, status="skipped", reason=reason))  # fmt: skip
+            continue
+        doc_id = relative.with_suffix("").as_posix() if len(relative.parts) > 1 else path.stem
+        documents.append(_read_file(path, f"{id_prefix}{doc_id}", label, language=language))
+    if not any(d.status != "skipped" for d in documents):
+        skipped = f" ({len(documents)} other files skipped: see the ledger)" if documents else ""
+        raise CorpusError(f"{folder}: no documents ({', '.join(DOCUMENT_SUFFIXES)} files) and no manifest.csv"
+                          f"{skipped}; add text files, or give a table or a corpus description instead"
+                          " (recursive = true in a description reads subfolders)")  # fmt: skip
+    return documents
+
+
+def _folder_entries(folder: Path, recursive: bool) -> list[tuple[Path, str]]:
+    """(file, why it is skipped or "") for every entry under `folder`, in name order.
+
+    A link leading outside the folder is refused, as a manifest row naming such a file is.
+    """
+    root = folder.resolve()
+    found: list[tuple[Path, str]] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+            raise CorpusError(f"{entry}: a link to {entry.resolve()}, which is outside the corpus folder "
+                              f"{folder}; copy the file into the folder instead")  # fmt: skip
+        if entry.name.startswith("."):
+            found.append((entry, "hidden file or folder, not read"))
+        elif entry.is_dir():
+            if entry.is_symlink():
+                found.append((entry, "a link to a folder, not followed"))
+            elif recursive:
+                found += _folder_entries(entry, recursive)
+            else:
+                found += [(p, "in a subfolder; set recursive = true for the folder in a corpus description "
+                              "to read subfolders") for p, _ in _folder_entries(entry, True)]  # fmt: skip
+        elif not entry.is_file():
+            found.append((entry, "not a regular file"))
+        elif entry.suffix.lower() not in DOCUMENT_SUFFIXES:
+            found.append((entry, f"not a document type ({entry.suffix or 'no suffix'}); read: "
+                                 f"{', '.join(DOCUMENT_SUFFIXES)}"))  # fmt: skip
+        elif entry.stem.lower() in _NOT_DOCUMENTS:
+            found.append((entry, "a note beside the documents (README/SOURCE/LICENSE), not an article"))
+        else:
+            found.append((entry, ""))
+    return found
 
 
 def _read_manifest(
     folder: Path, manifest: Path, source: _SourceRule, language: str, id_prefix: str
 ) -> list[RawDocument]:
-    table = _read_csv(manifest, manifest.read_bytes(), ",")
+    table, bad_rows = read_csv_table(manifest, manifest.read_bytes(), ",")
+    if bad_rows:
+        row, problem = next(iter(bad_rows.items()))
+        raise CorpusError(f"{manifest}:row {row}: {problem}")
     if "file" not in table.columns:
         raise CorpusError(f"{manifest}: no 'file' column (columns: {', '.join(table.columns)}); "
                           "name each document's file in a 'file' column")  # fmt: skip
@@ -277,7 +282,8 @@ def _read_manifest(
     for r, (doc_id, record) in enumerate(zip(ids, table.to_dict("records"), strict=True), start=1):
         file = folder / str(record["file"]).strip()
         if not file.resolve().is_relative_to(folder_resolved):
-            raise CorpusError(f"{manifest}:row {r}: file {record['file']!r} is outside the corpus folder "
+            link = f" (a link to {file.resolve()})" if file.is_symlink() else ""
+            raise CorpusError(f"{manifest}:row {r}: file {record['file']!r}{link} is outside the corpus folder "
                               f"{folder}; move the file into the folder and name it relative to it")  # fmt: skip
         if not file.is_file():
             raise CorpusError(f"{manifest}:row {r}: file {record['file']!r} does not exist in {folder}; "
@@ -286,12 +292,12 @@ def _read_manifest(
             _read_file(
                 file,
                 f"{id_prefix}{doc_id}",
-                source.constant or _cell(record.get("source")) or folder_resolved.name,
-                language=language or _cell(record.get("language")),
-                date_raw=_cell(record.get("date")),
-                title=_cell(record.get("title")),
-                url=_cell(record.get("url")),
-                extra={_extra_name(c): _cell(record[c]) for c in extras},
+                source.constant or cell(record.get("source")) or folder_resolved.name,
+                language=language or cell(record.get("language")),
+                date_raw=cell(record.get("date")),
+                title=cell(record.get("title")),
+                url=cell(record.get("url")),
+                extra={_extra_name(c): cell(record[c]) for c in extras},
             )
         )
     return documents
@@ -299,7 +305,13 @@ def _read_manifest(
 
 def _read_file(path: Path, doc_id: str, source: str, **fields: Any) -> RawDocument:
     document = RawDocument(doc_id=doc_id, path=path, row=None, text="", source=source, **fields)
-    decoded = decode_bytes(path.read_bytes())
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return dataclasses.replace(
+            document, status="unreadable", reason=f"cannot read the file ({exc.strerror or exc})"
+        )
+    decoded = decode_bytes(data)
     if decoded.problem:
         return dataclasses.replace(document, status="unreadable", reason=decoded.problem)
     detail = "" if decoded.encoding in ("utf-8", "UTF-8 with BOM") else f"decoded as {decoded.encoding}"
@@ -352,6 +364,26 @@ def _read_description(path: Path) -> tuple[str, list[str], list[RawDocument]]:
     return str(data.get("name") or path.stem), _inputs(documents), documents
 
 
+def source_folders(source: str | Path) -> list[Path]:
+    """The folders SOURCE reads documents from (itself, or a description's folder inputs)."""
+    path = Path(source)
+    if path.is_dir():
+        return [path]
+    if path.suffix.lower() != ".toml" or not path.is_file():
+        return []
+    try:
+        data = tomllib.loads(decode_bytes(path.read_bytes()).text)
+    except tomllib.TOMLDecodeError:
+        return []  # read_documents reports it
+    folders = []
+    for n, entry in enumerate(data.get("input", []) if isinstance(data.get("input"), list) else [], start=1):
+        patterns = entry.get("path", []) if isinstance(entry, dict) else []
+        for pattern in patterns if isinstance(patterns, list) else [patterns]:
+            found = _expand(path.parent, str(pattern), f"{path} [[input]] #{n}")
+            folders += [target for target in found if target.is_dir()]
+    return folders
+
+
 def _expand(base: Path, pattern: str, where: str) -> list[Path]:
     full = base / pattern
     if glob.has_magic(pattern):
@@ -380,7 +412,18 @@ def _read_folder_entry(folder: Path, entry: dict[str, Any], where: str) -> list[
     language = entry.get("language", "")
     if not isinstance(language, str):
         raise CorpusError(f'{where}: a folder\'s language must be a code such as "fr"')
-    return _read_folder(folder, _SourceRule(constant=constant), language, str(entry.get("id_prefix", "")))
+    recursive = entry.get("recursive", False)
+    if not isinstance(recursive, bool):
+        raise CorpusError(f"{where}: recursive = {recursive!r} must be true or false")
+    id_prefix = _string_key(entry, "id_prefix", where)
+    return _read_folder(folder, _SourceRule(constant=constant), language, id_prefix, recursive=recursive)
+
+
+def _string_key(entry: dict[str, Any], key: str, where: str) -> str:
+    value = entry.get(key, "")
+    if not isinstance(value, str):
+        raise CorpusError(f"{where}: {key} = {value!r} must be a string (a column name or text in quotes)")
+    return value
 
 
 def _mapping(entry: dict[str, Any], where: str) -> _Mapping:
@@ -390,7 +433,11 @@ def _mapping(entry: dict[str, Any], where: str) -> _Mapping:
             f"{where}: unknown key(s) {sorted(unknown)}; valid: {', '.join(sorted(_TABLE_KEYS))}"
         )
     text = entry.get("text", "text")
-    text = (text,) if isinstance(text, str) else tuple(text)
+    text = (text,) if isinstance(text, str) else text
+    if not isinstance(text, (list, tuple)) or not text or not all(isinstance(c, str) and c for c in text):
+        raise CorpusError(f'{where}: text = {entry.get("text")!r}: give the text column, or a list of columns '
+                          'joined as paragraphs (text = ["title", "body"])')  # fmt: skip
+    text = tuple(text)
     source = entry.get("source", {"from": "filename"})
     if isinstance(source, str):
         rule = _SourceRule(constant=source)
@@ -402,19 +449,25 @@ def _mapping(entry: dict[str, Any], where: str) -> _Mapping:
         raise CorpusError(f'{where}: source must be "Label", {{ constant = "Label" }}, {{ column = "name" }} '
                           'or { from = "filename", names = { stem = "Label" } }')  # fmt: skip
     language = entry.get("language", "")
+    if not (isinstance(language, str) or (isinstance(language, dict) and set(language) == {"column"}
+                                          and isinstance(language["column"], str))):  # fmt: skip
+        raise CorpusError(f'{where}: language = {language!r}: give a code such as "fr", or '
+                          '{ column = "lang" }')  # fmt: skip
     keep = entry.get("keep", {})
-    keep = {c: c for c in keep} if isinstance(keep, list) else dict(keep)
+    keep = {c: c for c in keep} if isinstance(keep, list) else keep
+    if not isinstance(keep, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in keep.items()
+    ):
+        raise CorpusError(f'{where}: keep = {entry.get("keep")!r}: give a list of columns (keep = ["topic"]) or '
+                          'a table of new names (keep = { section = "topic" })')  # fmt: skip
+    fields = {key: _string_key(entry, key, where) for key in ("id", "id_prefix", "title", "date", "url")}
     return _Mapping(
         text=text,
-        id=entry.get("id", ""),
-        id_prefix=entry.get("id_prefix", ""),
-        title=entry.get("title", ""),
-        date=entry.get("date", ""),
-        url=entry.get("url", ""),
+        **fields,
         source=rule,
         language=language if isinstance(language, str) else "",
         language_column=language.get("column", "") if isinstance(language, dict) else "",
-        keep=keep,
+        keep=dict(keep),
     )
 
 
@@ -440,7 +493,7 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
         raise CorpusError(
             f"{path}: not a table ({', '.join(TABLE_SUFFIXES)}); use a folder entry for documents"
         )
-    table, decoded = _load_table(path, suffix)
+    table, decoded, bad_rows = load_table(path, suffix)
     columns = [str(c) for c in table.columns]
     mapping = mapping or _default_mapping(path, columns)
     wanted = [*mapping.text, mapping.id, mapping.title, mapping.date, mapping.url, mapping.source.column or "",
@@ -449,6 +502,10 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
     if missing:
         raise CorpusError(f"{path}: column(s) {', '.join(map(repr, missing))} not found; the file has "
                           f"{', '.join(map(repr, columns))}; fix the mapping in the corpus description")  # fmt: skip
+    if mapping.id and table[mapping.id].dtype.kind == "f":
+        raise CorpusError(f"{path}: id column {mapping.id!r} holds floating-point numbers (e.g. "
+                          f"{table[mapping.id].dropna().iloc[0] if table[mapping.id].notna().any() else 'NaN'}), "
+                          "so ids are not kept as written; store the ids as text or integers")  # fmt: skip
     if mapping.source.column:
         source_of = None
     elif mapping.source.constant is not None:
@@ -459,68 +516,59 @@ def _read_table(path: Path, mapping: _Mapping | None) -> list[RawDocument]:
     detail = "" if decoded in ("utf-8", "") else f"file decoded as {decoded}"
     documents = []
     for r, record in enumerate(table.to_dict("records"), start=1):
-        doc_id = f"{mapping.id_prefix}{_cell(record[mapping.id]) if mapping.id else f'{path.stem}:{r}'}"
+        raw_id = cell(record[mapping.id]) if mapping.id else f"{path.stem}:{r}"
+        text, text_problem = _text_of(record, mapping.text)
         document = RawDocument(
-            doc_id=doc_id,
+            doc_id=f"{mapping.id_prefix}{raw_id}",
             path=path,
             row=r,
-            text="\n\n".join(part for c in mapping.text if (part := _cell(record[c]).strip())),
-            source=source_of if source_of is not None else _cell(record[mapping.source.column]),
+            text=text,
+            source=source_of if source_of is not None else cell(record[mapping.source.column]),
             date_raw=record[mapping.date] if mapping.date else "",
-            title=_cell(record[mapping.title]) if mapping.title else "",
-            url=_cell(record[mapping.url]) if mapping.url else "",
+            title=cell(record[mapping.title]) if mapping.title else "",
+            url=cell(record[mapping.url]) if mapping.url else "",
             language=mapping.language
-            or (_cell(record[mapping.language_column]) if mapping.language_column else ""),
-            extra={name: _cell(record[c]) for name, c in mapping.keep.items()},
+            or (cell(record[mapping.language_column]) if mapping.language_column else ""),
+            extra={name: cell(record[c]) for name, c in mapping.keep.items()},
             detail=detail,
         )
-        if suffix in (".csv", ".tsv") and named and all(_cell(record[c]).strip() == c for c in named):
-            document = dataclasses.replace(document, doc_id=f"{path.stem}:{r}", status="invalid",
-                                           reason="repeated header row")  # fmt: skip
+        invalid = bad_rows.get(r, "")
+        if (
+            not invalid
+            and suffix in (".csv", ".tsv")
+            and named
+            and all(cell(record[c]).strip() == c for c in named)
+        ):
+            invalid = "repeated header row"
+        if not invalid and mapping.id and not raw_id.strip():
+            invalid = f"blank id in column {mapping.id!r}; give every row an id"
+        if not invalid and mapping.id and isinstance(record[mapping.id], (list, dict, np.ndarray)):
+            invalid = f"id in column {mapping.id!r} is a list or object, not a string"
+        invalid = invalid or text_problem
+        if invalid:
+            document = dataclasses.replace(document, doc_id=f"{path.stem}:{r}", status="invalid", reason=invalid,
+                                           text="")  # fmt: skip
         elif not document.text.strip():
             document = dataclasses.replace(document, status="empty", reason="no text in the mapped column(s)")
         documents.append(document)
     return documents
 
 
-def _load_table(path: Path, suffix: str) -> tuple[pd.DataFrame, str]:
-    if suffix == ".parquet":
-        try:
-            return pd.read_parquet(path), ""
-        except Exception as exc:  # pyarrow raises several types for a damaged file
-            raise CorpusError(f"{path}: cannot read as Parquet ({exc}); check the file") from exc
-    data = path.read_bytes()
-    decoded = decode_bytes(data)
-    if decoded.problem:
-        raise CorpusError(f"{path}: {decoded.problem}; save the table as UTF-8 text")
-    if suffix == ".jsonl":
-        try:
-            return pd.read_json(io.StringIO(decoded.text), lines=True, dtype=False), decoded.encoding
-        except ValueError as exc:
-            raise CorpusError(f"{path}: not valid JSON lines ({exc}); one JSON object per line") from exc
-    return _read_csv(path, decoded, "\t" if suffix == ".tsv" else ","), decoded.encoding
-
-
-def _read_csv(path: Path, data: bytes | Decoded, separator: str) -> pd.DataFrame:
-    decoded = decode_bytes(data) if isinstance(data, bytes) else data
-    if decoded.problem:
-        raise CorpusError(f"{path}: {decoded.problem}; save the table as UTF-8 text")
-    try:
-        return pd.read_csv(io.StringIO(decoded.text), sep=separator, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise CorpusError(f"{path}: cannot read as a table ({exc}); check quoting and the separator") from exc
-
-
-def _cell(value: object) -> str:
-    """A table value as text; missing values (None, NaN, NaT) are ""."""
-    if value is None or isinstance(value, str):
-        return value or ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):  # lists and arrays from JSON
-        pass
-    return str(value)
+def _text_of(record: dict[str, Any], columns: tuple[str, ...]) -> tuple[str, str]:
+    """The mapped text columns joined as paragraphs (a list-valued cell: its items), or why not."""
+    parts = []
+    for column in columns:
+        value = record[column]
+        if isinstance(value, dict):
+            return "", f"column {column!r} holds a JSON object, not text"
+        if isinstance(value, (list, tuple, np.ndarray)):
+            items = list(value)
+            if not all(item is None or isinstance(item, (str, int, float)) for item in items):
+                return "", f"column {column!r} holds a list of non-text values (nested lists or objects)"
+            parts += [text for item in items if (text := cell(item).strip())]
+        elif part := cell(value).strip():
+            parts.append(part)
+    return "\n\n".join(parts), ""
 
 
 def _extra_name(column: str) -> str:
@@ -528,6 +576,7 @@ def _extra_name(column: str) -> str:
 
 
 def _check_unique_ids(documents: list[RawDocument]) -> None:
+    documents = [d for d in documents if d.status != "skipped"]  # skipped files are named by path
     _raise_on_duplicate_ids([d.doc_id for d in documents], [_origin(d, None) for d in documents],
                             fix="make the id column unique, or set id_prefix per input in the description")  # fmt: skip
 
@@ -593,13 +642,21 @@ def _clean_all(documents: list[RawDocument], config: CorpusConfig, progress: boo
     return cleaned
 
 
-def _segment_all(cleaned: list[_Cleaned], config: CorpusConfig, root: Path, progress: bool) -> pd.DataFrame:
+def _segment_all(
+    cleaned: list[_Cleaned], config: CorpusConfig, root: Path, progress: bool, implausible: dict[str, str]
+) -> pd.DataFrame:
+    """The segment table; documents whose date falls outside the plausible range go into `implausible`."""
     rows: list[dict[str, Any]] = []
+    earliest, latest = config.date_range()
     for c in tqdm(cleaned, desc="segmenting", unit="doc", disable=not progress):
         d = c.document
         if d.status:
             continue
         parsed = parse_date(d.date_raw, languages=config.languages)
+        if parsed.value is not None and not earliest <= parsed.value <= latest:
+            implausible[d.doc_id] = (f"{_IMPLAUSIBLE} {parsed.raw!r} ({parsed.value.isoformat()}, outside "
+                                     f"{earliest.isoformat()}…{latest.isoformat()}): kept raw, date unknown")  # fmt: skip
+            parsed = dataclasses.replace(parsed, value=None, precision="")
         spans = split_segments(c.text, config.segment_by, config.min_segment_chars, config.max_segment_chars)
         for index, (start, end) in enumerate(spans):
             rows.append({
@@ -650,7 +707,9 @@ def _typed(segments: pd.DataFrame) -> pd.DataFrame:
     return segments
 
 
-def _ledger(cleaned: list[_Cleaned], segments: pd.DataFrame, root: Path) -> pd.DataFrame:
+def _ledger(
+    cleaned: list[_Cleaned], segments: pd.DataFrame, root: Path, implausible: dict[str, str]
+) -> pd.DataFrame:
     """One row per input document (its status) followed by one row per piece cut from it."""
     n_segments = segments.groupby("doc_id", sort=False).size().to_dict()
     duplicates = segments[segments["duplicate_of"] != ""]
@@ -666,7 +725,8 @@ def _ledger(cleaned: list[_Cleaned], segments: pd.DataFrame, root: Path) -> pd.D
         status, reason, n = d.status or "used", d.reason, n_segments.get(d.doc_id, 0)
         if status == "used" and n and n_duplicate.get(d.doc_id, 0) == n:
             status, reason = "duplicate", f"duplicate of {duplicated_from[d.doc_id]}"
-        rows.append((d.doc_id, origin, "document", status, reason, d.detail, n))
+        detail = "; ".join(part for part in (d.detail, implausible.get(d.doc_id, "")) if part)
+        rows.append((d.doc_id, origin, "document", status, reason, detail, n))
         rows += [(d.doc_id, origin, "piece", "boilerplate", p.reason, p.text[:200], 0) for p in c.removed]
         if status == "used" and n_duplicate.get(d.doc_id, 0):
             mine = duplicates[duplicates["doc_id"] == d.doc_id]
@@ -705,7 +765,10 @@ def summarise(corpus: Corpus) -> dict[str, Any]:
         + pieces["reason"].where(pieces["status"] != "duplicate", "duplicate of an earlier segment")
     )
     first = segments.drop_duplicates("doc_id")
-    unparsed = first[first["date"].isna() & (first["date_raw"].str.strip() != "")]
+    implausible = set(documents.loc[documents["detail"].str.contains(_IMPLAUSIBLE, regex=False), "doc_id"])
+    undated = first[first["date"].isna() & (first["date_raw"].str.strip() != "")]
+    unparsed = undated[~undated["doc_id"].isin(implausible)]
+    outside = undated[undated["doc_id"].isin(implausible)]
     months = segments["date"].dt.strftime("%Y-%m").fillna("unknown")
     return {
         "name": corpus.name,
@@ -732,5 +795,20 @@ def summarise(corpus: Corpus) -> dict[str, Any]:
             "documents_without_date": int(first["date"].isna().sum()),
             "unparsed": len(unparsed),
             "unparsed_examples": unparsed["date_raw"].head(5).tolist(),
+            "implausible": len(outside),
+            "implausible_examples": outside["date_raw"].head(5).tolist(),
         },
     }
+
+
+def require_segments(corpus: Corpus) -> None:
+    """Refuse a corpus with nothing to model, saying why each document was excluded."""
+    if (corpus.segments["duplicate_of"] == "").any():
+        return
+    documents = corpus.ledger[corpus.ledger["kind"] == "document"]
+    reasons = (documents["status"] + ": " + documents["reason"]).value_counts()
+    shown = "; ".join(f"{n} {reason}" for reason, n in reasons.head(4).items())
+    raise CorpusError(
+        f"{corpus.name}: no text left to model — all {len(documents)} input documents were excluded "
+        f"({shown}); the ledger (ledger.csv in the run folder) gives each document's reason"
+    )

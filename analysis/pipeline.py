@@ -7,13 +7,16 @@ what each stage cost in time and memory. The command line and the notebooks call
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
 import platform
+import shutil
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +28,19 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.config import RunConfig
+from analysis.run_folder import (
+    COMPLETE,
+    FAILED,
+    INTERRUPTED,
+    MANIFEST,
+    RUNNING,
+    RunFolderError,
+    check_inputs_outside,
+    check_run,
+    file_digests,
+    inputs_fingerprint,
+    prepare_run_folder,
+)
 
 SAMPLE_CORPUS = Path(__file__).parent / "data" / "sample"
 
@@ -118,6 +134,10 @@ class Manifest:
         run_dir.mkdir(parents=True, exist_ok=True)
         data = {
             "analysis_version": __version__,
+            "run_id": uuid.uuid4().hex,
+            "status": RUNNING,
+            "completed": [],
+            "files": {},
             "command": command,
             "argv": sys.argv,
             "source": source,
@@ -136,11 +156,24 @@ class Manifest:
     def write(self) -> Path:
         self.data["stages"] = [vars(c) for c in self.costs]
         self.data["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        path = self.run_dir / "manifest.json"
-        path.write_text(
-            json.dumps(self.data, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8"
-        )
+        path = self.run_dir / MANIFEST
+        text = json.dumps(self.data, indent=2, ensure_ascii=False, default=_jsonable)
+        scratch = path.with_name(f".{MANIFEST}.tmp")
+        scratch.write_text(text, encoding="utf-8")
+        scratch.replace(path)  # a manifest is never half written
         return path
+
+    def complete_stage(self, name: str, files: list[str]) -> None:
+        """Record that a stage's outputs are written, with their digests (checked by `load_run`)."""
+        for relative in files:
+            self.data["files"].update(file_digests(self.run_dir, relative))
+        if name not in self.data["completed"]:
+            self.data["completed"].append(name)
+        self.write()
+
+    def reusable(self, name: str) -> bool:
+        """Whether a resumed run may reuse this stage: it completed and its files are unchanged."""
+        return name in self.data.get("resumed_stages", [])
 
 
 def _jsonable(value: Any) -> Any:
@@ -182,19 +215,48 @@ def run_corpus(
     *,
     progress: bool = True,
     manifest: Manifest | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
 ) -> RunResult:
-    """Load, clean, segment and account for a corpus; write segments.parquet and ledger.csv."""
+    """Load, clean, segment and account for a corpus; write segments.parquet and ledger.csv.
+
+    RUN_DIR must be new, empty, or hold a run of this SOURCE and configuration with `resume` (its
+    completed stages are reused); `overwrite` clears a folder holding another run.
+    """
     from analysis.corpus import build_corpus, write_corpus
 
     source_path = resolve_source(source)
     run_dir = Path(run_dir)
-    manifest = manifest or Manifest.start(run_dir, command="corpus", source=str(source_path), config=config)
+    if manifest is None:
+        manifest = open_run(run_dir, command="corpus", source=source_path, config=config,
+                            overwrite=overwrite, resume=resume)  # fmt: skip
+        with finishing(manifest):
+            return run_corpus(source_path, run_dir, config, progress=progress, manifest=manifest)
+    if manifest.reusable("corpus"):
+        return _reused_corpus(run_dir, manifest)
     with manifest.stage("corpus"):
         corpus = build_corpus(source_path, config.corpus, progress=progress)
+        check_inputs_outside(corpus.inputs, run_dir)
         written = write_corpus(corpus, run_dir)
     manifest.data["corpus"] = corpus.summary()
+    manifest.data["inputs_fingerprint"] = inputs_fingerprint(source_path, corpus.inputs)
     manifest.data["outputs"].update({k: str(Path(v).name) for k, v in written.items()})
-    manifest.write()
+    manifest.complete_stage("corpus", ["segments.parquet", "ledger.csv"])
+    return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
+
+
+def _reused_corpus(run_dir: Path, manifest: Manifest) -> RunResult:
+    """The corpus stage of a resumed run, read back from the files it wrote."""
+    from analysis.corpus import Corpus
+
+    summary = manifest.data["corpus"]
+    ledger = pd.read_csv(run_dir / "ledger.csv", keep_default_na=False, dtype=str)
+    corpus = Corpus(
+        segments=pd.read_parquet(run_dir / "segments.parquet"),
+        ledger=ledger.astype({"n_segments": "int64"}),
+        name=summary.get("name", ""),
+        inputs=list(summary.get("inputs", [])),
+    )
     return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
 
 
@@ -205,16 +267,28 @@ def run_topics(
     *,
     progress: bool = True,
     manifest: Manifest | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
 ) -> RunResult:
     """Corpus → embeddings (cached) → BERTopic; adds topics.csv, model/ and topic columns."""
+    from analysis.corpus import require_segments
     from analysis.encoders import embed_segments, load_encoder
     from analysis.themes import load_codebook
-    from analysis.topics import fit_topics, save_topic_model
+    from analysis.topics import fit_topics, load_topic_model, save_topic_model
 
     run_dir = Path(run_dir)
     source_path = resolve_source(source)
-    manifest = manifest or Manifest.start(run_dir, command="topics", source=str(source_path), config=config)
+    if manifest is None:
+        manifest = open_run(run_dir, command="topics", source=source_path, config=config,
+                            overwrite=overwrite, resume=resume)  # fmt: skip
+        with finishing(manifest):
+            return run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
     result = run_corpus(source_path, run_dir, config, progress=progress, manifest=manifest)
+    if manifest.reusable("topics"):
+        result.topic_result = load_topic_model(run_dir / "model")
+        result.embeddings = np.load(run_dir / "embeddings.npy")
+        return result
+    require_segments(result.corpus)
     segments = result.corpus.segments
 
     codebook = load_codebook(config.topics.codebook or None)
@@ -235,6 +309,7 @@ def run_topics(
             encoder=encoder,
             languages=config.corpus.languages,
         )
+        shutil.rmtree(run_dir / "model", ignore_errors=True)  # what an interrupted save left, if anything
         save_topic_model(topic_result, run_dir / "model")
     segments = segments.drop(
         columns=[
@@ -253,7 +328,7 @@ def run_topics(
     manifest.data["outputs"].update(
         {"topics": "topics.csv", "model": "model/", "embeddings": "embeddings.npy"}
     )
-    manifest.write()
+    manifest.complete_stage("topics", ["segments.parquet", "topics.csv", "embeddings.npy", "model"])
     result.embeddings = embeddings
     result.topic_result = topic_result
     result.segments = segments
@@ -266,13 +341,20 @@ def run_all(
     config: RunConfig,
     *,
     progress: bool = True,
+    manifest: Manifest | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
 ) -> RunResult:
     """The whole job: corpus → topics → tables → figures → report."""
     from analysis.evaluate import evaluate_run
 
     run_dir = Path(run_dir)
     source_path = resolve_source(source)
-    manifest = Manifest.start(run_dir, command="run", source=str(source_path), config=config)
+    if manifest is None:
+        manifest = open_run(run_dir, command="run", source=source_path, config=config,
+                            overwrite=overwrite, resume=resume)  # fmt: skip
+        with finishing(manifest):
+            return run_all(source_path, run_dir, config, progress=progress, manifest=manifest)
     result = run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
 
     with manifest.stage("tables"):
@@ -314,6 +396,7 @@ def run_evaluate(run_dir: str | Path, *, label_column: str | None = None, seeds:
     from analysis.evaluate import evaluate_run
 
     run_dir = Path(run_dir)
+    check_run(run_dir)
     evaluation = evaluate_run(run_dir, label_column=label_column, seeds=seeds)
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():
@@ -382,13 +465,7 @@ def load_run(run_dir: str | Path) -> RunResult:
     from analysis.topics import load_topic_model
 
     run_dir = Path(run_dir)
-    manifest_path = run_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise FileNotFoundError(
-            f"{run_dir} is not a run folder (no manifest.json); make one with "
-            f"`python -m analysis topics SOURCE --out {run_dir}`"
-        )
-    manifest = Manifest(run_dir=run_dir, data=json.loads(manifest_path.read_text(encoding="utf-8")))
+    manifest = Manifest(run_dir=run_dir, data=check_run(run_dir))
     manifest.costs = [StageCost(**stage) for stage in manifest.data.get("stages", [])]
     result = RunResult(run_dir=run_dir, manifest=manifest)
     result.segments = pd.read_parquet(run_dir / "segments.parquet")
@@ -396,4 +473,60 @@ def load_run(run_dir: str | Path) -> RunResult:
         result.topic_result = load_topic_model(run_dir / "model")
     if (run_dir / "embeddings.npy").is_file():
         result.embeddings = np.load(run_dir / "embeddings.npy")
+        if len(result.embeddings) != len(result.segments):
+            raise RunFolderError(f"{run_dir}: embeddings.npy has {len(result.embeddings)} rows for "
+                                 f"{len(result.segments)} segments; rerun with --overwrite")  # fmt: skip
     return result
+
+
+# --- run folders: the checks live in analysis.run_folder --------------------------------------------
+
+
+def open_run(
+    run_dir: Path,
+    *,
+    command: str,
+    source: Path,
+    config: RunConfig,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> Manifest:
+    """Check RUN_DIR before any work (`prepare_run_folder`) and start its manifest, status "running"."""
+    previous, resumed = prepare_run_folder(
+        run_dir, command=command, source=source, config=config, overwrite=overwrite, resume=resume
+    )
+    manifest = Manifest.start(run_dir, command=command, source=str(source), config=config)
+    if previous is not None and resumed:
+        kept = ("corpus", "inputs_fingerprint", "encoder", "embedding", "topics", "outputs", "files")
+        manifest.data.update({k: previous[k] for k in kept if k in previous})
+        manifest.data["completed"] = list(resumed)
+        manifest.data["resumed_stages"] = list(resumed)
+        manifest.data["resumed_from"] = previous.get("run_id", "")
+    manifest.write()
+    return manifest
+
+
+@contextmanager
+def finishing(manifest: Manifest) -> Iterator[Manifest]:
+    """Mark the run complete when the block succeeds, failed or interrupted when it does not."""
+    try:
+        yield manifest
+    except KeyboardInterrupt:
+        _set_status(manifest, INTERRUPTED, "interrupted (Ctrl-C)")
+        raise
+    except BaseException as exc:
+        _set_status(manifest, FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    manifest.data.pop("resumed_stages", None)
+    _set_status(manifest, COMPLETE, "")
+
+
+def _set_status(manifest: Manifest, status: str, error: str) -> None:
+    manifest.data["status"] = status
+    if error:
+        manifest.data["error"] = error[:500]
+    else:
+        manifest.data.pop("error", None)
+    # the folder may have gone away or become read-only; the original error is the one to report
+    with contextlib.suppress(OSError):
+        manifest.write()

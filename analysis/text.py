@@ -802,7 +802,10 @@ _MIN_STEM = 3
 # French elided articles and pronouns, with either apostrophe: "l'État", "qu’il", "jusqu'à".
 _FRENCH_ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
 # Letters only, at least two: no digit-only or mixed "covid19" → "covid" stays a word.
-_TOKEN = re.compile(r"[^\W\d_]{2,}")
+# A word token: an Arabizi word whole, digits included ("sna3i", "3ndi": the digits are letters), else
+# a run of two or more letters (other digits split words and are dropped: "covid19" → "covid").
+_TOKEN = re.compile(rf"{_ARABIZI_WORD.pattern}|[^\W\d_]{{2,}}")
+_LETTER_RUN = re.compile(r"[^\W\d_]{2,}")
 
 
 def normalise_arabic(text: str, *, stem: bool = False) -> str:
@@ -838,5 +841,9 @@ def normalise_for_words(text: str, *, stem: bool = False) -> str:
 
 
 def tokenize_words(text: str) -> list[str]:
-    """Letter-only tokens of two or more characters (digits split words and are dropped)."""
-    return _TOKEN.findall(text)
+    """Word tokens: Arabizi words whole ("sna3i"), else runs of two or more letters (digits dropped)."""
+    tokens = _TOKEN.findall(text)
+    if not any(token in _DIGIT_WORDS_NOT_DARIJA for token in tokens):
+        return tokens
+    return [part for token in tokens for part in (
+        _LETTER_RUN.findall(token) if token in _DIGIT_WORDS_NOT_DARIJA else [token])]  # fmt: skip

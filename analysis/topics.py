@@ -84,6 +84,22 @@ _BERTOPIC_FOLDER = "bertopic"
 _LOGGER = logging.getLogger("BERTopic")
 
 
+# What BERTopic's safetensors save writes; without the .safetensors files BERTopic.load falls back
+# to torch.load of topic_embeddings.bin / ctfidf.bin, which unpickles whatever they hold.
+_SAFE_BERTOPIC_FILES = (
+    "config.json",
+    "topics.json",
+    "topic_embeddings.safetensors",
+    "ctfidf.safetensors",
+    "ctfidf_config.json",
+)
+_PICKLE_SUFFIXES = (".bin", ".pkl", ".pickle", ".pt", ".pth", ".joblib", ".ckpt")
+
+
+class UnsafeModelError(ValueError):
+    """A model folder that would be loaded with pickle (missing safetensors, or pickle files in it)."""
+
+
 class DegradedTopicModelWarning(UserWarning):
     """The corpus is too small for UMAP + HDBSCAN; a simpler documented model was fitted."""
 
@@ -800,6 +816,7 @@ def load_topic_model(folder: str | Path, *, encoder: Encoder | None = None) -> T
         raise FileNotFoundError(
             f"{folder} is not a saved topic model: missing {missing}; save one with save_topic_model(result, folder)"
         )
+    check_safe_model_folder(folder)
     model = _load_bertopic(folder / _BERTOPIC_FOLDER, encoder)
     # BERTopic restores a plain CountVectorizer without our normaliser and tokenizer; put them back.
     fresh = make_vectorizer(1, min_df=1)
@@ -812,6 +829,33 @@ def load_topic_model(folder: str | Path, *, encoder: Encoder | None = None) -> T
     return TopicResult(
         model=model, topics=topics, segment_topics=segment_topics, info=info, codebook=codebook
     )
+
+
+def check_safe_model_folder(folder: Path) -> None:
+    """Refuse a model folder that loading would unpickle: safetensors files missing, or pickles present.
+
+    Pickle runs code when loaded; torch's weights-only default is one environment variable
+    (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1) away from running it, so this check does not rely on it.
+    """
+    bertopic_folder = folder / _BERTOPIC_FOLDER
+    missing = [name for name in _SAFE_BERTOPIC_FILES if not (bertopic_folder / name).is_file()]
+    pickles = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in _PICKLE_SUFFIXES
+    )
+    if missing or pickles:
+        problems = []
+        if missing:
+            problems.append(f"missing {', '.join(missing)} in {bertopic_folder}")
+        if pickles:
+            problems.append(
+                f"holds pickle-format files ({', '.join(pickles[:5])}) that loading could execute"
+            )
+        raise UnsafeModelError(
+            f"{folder}: refused to load this topic model: {'; '.join(problems)}. save_topic_model writes "
+            "safetensors only; refit the model, or remove files you did not put there yourself"
+        )
 
 
 def _load_bertopic(path: Path, encoder: Encoder | None) -> BERTopic:

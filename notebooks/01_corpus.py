@@ -39,7 +39,7 @@ SOURCE = None  # the packaged sample corpus
 RUN_DIR = ROOT / "runs" / "notebooks"
 FIGURES = ROOT / "figures"
 
-result = pipeline.run_corpus(SOURCE, RUN_DIR, CONFIG, progress=False)
+result = pipeline.run_corpus(SOURCE, RUN_DIR, CONFIG, progress=False, overwrite=True)
 corpus = result.corpus
 summary = corpus.summary()
 summary["documents"]

@@ -47,7 +47,7 @@ SOURCE = None  # the packaged sample corpus
 RUN_DIR = ROOT / "runs" / "notebooks"
 FIGURES = ROOT / "figures"
 
-result = pipeline.run_topics(SOURCE, RUN_DIR, CONFIG, progress=False)
+result = pipeline.run_topics(SOURCE, RUN_DIR, CONFIG, progress=False, resume=True)
 manifest = result.manifest.data
 manifest["encoder"], manifest["embedding"]
 

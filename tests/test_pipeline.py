@@ -136,6 +136,25 @@ def test_evaluate_command_adds_its_numbers_to_the_run(sample_run, capsys):
     assert report.count("data:image/png;base64,") >= 5  # the figures came back from RUN_DIR/figures
 
 
+def test_a_rerun_into_the_run_folder_is_refused_and_resume_reuses_the_fit(sample_run, capsys):
+    run_dir, cache = sample_run
+    argv = ["run", "--out", str(run_dir), "--cache-dir", str(cache), "--no-progress"]
+    before = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert main(argv) == 2
+    assert "holds another run" in capsys.readouterr().err
+    (run_dir / "tables" / "stale.csv").write_text("x\n", encoding="utf-8")
+    assert main([*argv, "--resume", "--period", "year"]) == 0  # tables are redone with the new period
+    after = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert not (run_dir / "tables" / "stale.csv").exists()
+    periods = pd.read_csv(run_dir / "tables" / "theme_by_period.csv", keep_default_na=False)["group"]
+    assert periods.astype(str).str.fullmatch(r"\d{4}").all(), periods.unique()
+    assert after["status"] == "complete" and after["resumed_from"] == before["run_id"]
+    assert {s["name"] for s in after["stages"]} >= {"tables", "figures", "report"}
+    assert not {s["name"] for s in after["stages"]} & {"corpus", "embed", "topics"}  # reused, not refitted
+    assert after["files"] == before["files"] and after["topics"] == before["topics"]
+    assert (run_dir / "report.html").stat().st_size > 10_000
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [

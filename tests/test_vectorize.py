@@ -62,8 +62,9 @@ def test_light_stemming_strips_articles_and_suffixes_conservatively():
     assert normalise_arabic("الام", stem=True) == "الام"
 
 
-def test_tokens_are_letters_only_and_two_long():
-    assert tokenize_words("covid19 en 2020 à a b 7ta ok") == ["covid", "en", "ta", "ok"]
+def test_tokens_are_letters_only_and_two_long_but_arabizi_keeps_its_digits():
+    assert tokenize_words("covid19 en 2020 à a b 7ta ok") == ["covid", "en", "7ta", "ok"]
+    assert tokenize_words("sna3i w l3ar mp3 g7 cop27") == ["sna3i", "l3ar", "mp", "cop"]
 
 
 def test_stop_words_are_normalised_like_text():
