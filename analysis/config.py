@@ -19,6 +19,9 @@ Period = Literal["auto", "month", "quarter", "year"]
 Representation = Literal["distinctive", "keybert", "mmr", "keybert+mmr", "ctfidf"]
 TopicMode = Literal["unsupervised", "guided", "zeroshot"]
 EncoderFallback = Literal["offline", "error"]
+SelectLevel = Literal["segment", "document"]
+ThemeSource = Literal["segment", "topic"]
+PAdjust = Literal["holm", "bh"]
 
 DEFAULT_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
 OFFLINE_MODEL = "offline"
@@ -109,6 +112,47 @@ class FigureConfig:
 
 
 @dataclass(frozen=True)
+class SelectConfig:
+    """Which segments the study is about (`analysis.select`); all empty: the whole corpus."""
+
+    keywords: str = ""  # "": none; "ai": the packaged AI and digital-policy list; or a TOML path
+    terms: tuple[str, ...] = ()  # extra terms, any language, matched like codebook terms
+    regex: tuple[str, ...] = ()  # Python regexes on the raw segment text (case sensitive)
+    themes: tuple[str, ...] = ()  # codebook theme keys whose specific terms select
+    date_from: str = ""  # ISO date, inclusive
+    date_to: str = ""  # ISO date, inclusive
+    sources: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # the segment's own language
+    level: SelectLevel = "segment"  # "document": keep a whole article when any segment passes
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (self.keywords, self.terms, self.regex, self.themes, self.date_from, self.date_to,
+             self.sources, self.languages)
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FindingsConfig:
+    """How theme shares, trends and comparisons are read (`analysis.compare`)."""
+
+    # "segment": each segment's own themes (multi-label, `analysis.themes.segment_themes`);
+    # "topic": the theme its topic maps to. The report says which.
+    theme_source: ThemeSource = "segment"
+    compare_date: str = ""  # two periods: before / from this ISO date
+    compare_by: str = ""  # or two groups of a column ("source", "language")...
+    compare_groups: tuple[str, ...] = ()  # ...its two values (empty: the two largest)
+    n_permutations: int = 2000
+    p_adjust: PAdjust = "holm"  # correction over themes: Holm (family-wise) or Benjamini–Hochberg
+    # Flags: a period's source mix whose total-variation distance from the pooled mix is at least
+    # this shifts the composition; one source holding at least `one_source_share` of a language's
+    # documents makes that language one outlet.
+    source_shift: float = 0.25
+    one_source_share: float = 0.9
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything that decides a run's outputs; recorded in every manifest."""
 
@@ -117,6 +161,8 @@ class RunConfig:
     topics: TopicConfig = field(default_factory=TopicConfig)
     tables: TableConfig = field(default_factory=TableConfig)
     figures: FigureConfig = field(default_factory=FigureConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    findings: FindingsConfig = field(default_factory=FindingsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -160,6 +206,8 @@ _SECTIONS: dict[str, type] = {
     "topics": TopicConfig,
     "tables": TableConfig,
     "figures": FigureConfig,
+    "select": SelectConfig,
+    "findings": FindingsConfig,
 }
 
 

@@ -189,11 +189,24 @@ def run_corpus(
     manifest = manifest or Manifest.start(run_dir, command="corpus", source=str(source_path), config=config)
     with manifest.stage("corpus"):
         corpus = build_corpus(source_path, config.corpus, progress=progress)
-        written = write_corpus(corpus, run_dir)
+    if config.select.active:
+        with manifest.stage("select"):
+            corpus, selection = select_corpus_for_run(corpus, config)
+        manifest.data["selection"] = selection.summary
+    written = write_corpus(corpus, run_dir)
     manifest.data["corpus"] = corpus.summary()
     manifest.data["outputs"].update({k: str(Path(v).name) for k, v in written.items()})
     manifest.write()
     return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
+
+
+def select_corpus_for_run(corpus: Any, config: RunConfig) -> tuple[Any, Any]:
+    """`analysis.select.select_corpus` with the run's codebook (for `[select] themes`)."""
+    from analysis.select import select_corpus
+    from analysis.themes import load_codebook
+
+    codebook = load_codebook(config.topics.codebook or None) if config.select.themes else None
+    return select_corpus(corpus, config.select, codebook=codebook)
 
 
 def run_topics(
