@@ -502,3 +502,146 @@ def _term_hits(term: str, normalised: Sequence[str]) -> np.ndarray:
     return np.array(
         [row for row, text in enumerate(normalised) if key in text and pattern.search(text)], dtype=int
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Themes per segment (multi-label) and agreement with the topic route
+
+# A segment carries theme h when   score(s, h) = w · dict_part + (1 − w) · encoder_part >= threshold,
+#   dict_part    = min(1, anchored term hits / DICT_HITS_FULL)      (one hit 0.5, two or more 1.0)
+#   encoder_part = clip(z / ENCODER_Z_FULL, 0, 1), z = cosine(segment, theme text) standardised over
+#                  the corpus's segments for that theme (cosine scales differ between encoders)
+# With w = 0.5 and threshold 0.5: two term hits suffice; one hit needs the encoder to agree (z >= 1.5);
+# the encoder alone needs z >= 3 (the top ~0.1 % of a normal tail). Without an encoder the score is
+# dict_part and one hit suffices.
+SEGMENT_DICT_WEIGHT = 0.5
+SEGMENT_THEME_THRESHOLD = 0.5
+DICT_HITS_FULL = 2
+ENCODER_Z_FULL = 3.0
+# A topic whose mapped theme fewer than this share of its segments carry is flagged.
+TOPIC_AGREEMENT_MIN = 0.5
+
+
+def segment_theme_scores(
+    texts: Sequence[str],
+    codebook: Codebook,
+    *,
+    encoder: Encoder | None = None,
+    embeddings: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Score of every segment (rows) for every theme (columns), in [0, 1]; see the rule above.
+
+    `embeddings` (n, d) are the segments' vectors from `encoder` (the run's embeddings.npy); without
+    them the encoder embeds the texts. Without an encoder only the dictionary counts.
+    """
+    texts = list(texts)
+    hits, _ = dictionary_hits(texts, codebook)
+    dict_part = np.minimum(1.0, hits / DICT_HITS_FULL)
+    if encoder is None or not texts:
+        return pd.DataFrame(dict_part, columns=codebook.keys)
+    theme_vectors = _unit_rows(np.asarray(encoder.encode([theme.text() for theme in codebook.themes])))
+    vectors = np.asarray(embeddings if embeddings is not None else encoder.encode(texts), dtype=np.float64)
+    if vectors.shape != (len(texts), theme_vectors.shape[1]):
+        raise ValueError(
+            f"segment_theme_scores: embeddings have shape {vectors.shape}, expected ({len(texts)}, "
+            f"{theme_vectors.shape[1]}) from this encoder; pass the run's own embeddings or none"
+        )
+    cosines = _unit_rows(vectors) @ theme_vectors.T
+    spread = cosines.std(axis=0)
+    z = (cosines - cosines.mean(axis=0)) / np.where(spread == 0, 1.0, spread)
+    encoder_part = np.clip(z / ENCODER_Z_FULL, 0.0, 1.0)
+    scores = SEGMENT_DICT_WEIGHT * dict_part + (1 - SEGMENT_DICT_WEIGHT) * encoder_part
+    return pd.DataFrame(scores, columns=codebook.keys)
+
+
+def segment_themes(scores: pd.DataFrame, *, threshold: float = SEGMENT_THEME_THRESHOLD) -> pd.DataFrame:
+    """From `segment_theme_scores`: `seg_themes` (every theme at or above `threshold`, best first),
+    `seg_theme` (the best one, `other` when none) and `seg_theme_score`. Index as `scores`."""
+    values = scores.to_numpy()
+    keys = np.asarray(scores.columns, dtype=object)
+    labels, best, best_score = [], [], []
+    for row in values:
+        order = np.argsort(-row, kind="stable")
+        chosen = [str(keys[k]) for k in order if row[k] >= threshold]
+        labels.append(chosen)
+        best.append(chosen[0] if chosen else OTHER)
+        best_score.append(round(float(row[order[0]]), 4) if len(row) else 0.0)
+    return pd.DataFrame(
+        {"seg_themes": labels, "seg_theme": best, "seg_theme_score": best_score}, index=scores.index
+    )
+
+
+def theme_agreement(segments: pd.DataFrame, keys: Sequence[str]) -> dict[str, pd.DataFrame | float]:
+    """How far the topic route (`theme`) and the segment route (`seg_themes`) agree.
+
+    Returns `by_theme` (per theme: segments in topics mapped to it, the share of them carrying it
+    as a segment theme, segments carrying it, the share of those whose topic maps to it, and
+    Cohen's kappa of the two yes/no labels), `by_topic` (per topic: mapped theme, share of its
+    segments carrying it, the segment themes its segments carry most, `flag` when fewer than
+    TOPIC_AGREEMENT_MIN carry the mapped theme) and `kappa` (segment level, topic theme vs the best
+    segment theme, `other` included).
+    """
+    from sklearn.metrics import cohen_kappa_score
+
+    frame = segments[segments["topic"] != -1] if "topic" in segments else segments
+    carried = frame["seg_themes"].map(lambda v: set(v) if v is not None else set())
+    rows = []
+    for key in keys:
+        topic_says = (frame["theme"] == key).to_numpy()
+        segment_says = carried.map(lambda s, key=key: key in s).to_numpy()
+        both = int((topic_says & segment_says).sum())
+        rows.append(
+            {
+                "theme": key,
+                "n_topic_route": int(topic_says.sum()),
+                "share_carried_by_segment": both / topic_says.sum() if topic_says.any() else np.nan,
+                "n_segment_route": int(segment_says.sum()),
+                "share_in_mapped_topic": both / segment_says.sum() if segment_says.any() else np.nan,
+                "kappa": _kappa(topic_says, segment_says),
+            }
+        )
+    topic_rows = []
+    for topic, part in frame.groupby("topic"):
+        theme = part["theme"].iat[0]
+        labels = carried[part.index]
+        share = labels.map(lambda s, theme=theme: theme in s).mean() if theme != OTHER else np.nan
+        counts = pd.Series([k for s in labels for k in s]).value_counts()
+        top = ", ".join(f"{k} {v / len(part):.0%}" for k, v in counts.head(3).items())
+        topic_rows.append(
+            {
+                "topic": topic,
+                "topic_label": part["topic_label"].iat[0] if "topic_label" in part else str(topic),
+                "theme": theme,
+                "n_segments": len(part),
+                "share_carrying_theme": share,
+                "segment_themes": top,
+                "flag": "most segments do not carry the mapped theme"
+                if theme != OTHER and share < TOPIC_AGREEMENT_MIN else "",
+            }  # fmt: skip
+        )
+    kappa = (
+        float(cohen_kappa_score(frame["theme"].astype(str), frame["seg_theme"].astype(str)))
+        if len(frame) and (frame["theme"].nunique() > 1 or frame["seg_theme"].nunique() > 1) else float("nan")
+    )  # fmt: skip
+    by_theme = pd.DataFrame(rows)
+    by_theme.attrs["note"] = (
+        f"topic route = the theme of a segment's topic; segment route = the segment's own themes "
+        f"(multi-label); Cohen's kappa at segment level (best segment theme vs topic theme, other "
+        f"included) = {kappa:.3f}; outliers left out"
+    )
+    by_topic = pd.DataFrame(topic_rows)
+    by_topic.attrs["note"] = (
+        f"flag: a mapped topic whose theme fewer than {TOPIC_AGREEMENT_MIN:.0%} of its segments carry"
+    )
+    return {"by_theme": by_theme, "by_topic": by_topic, "kappa": kappa}
+
+
+def _kappa(a: np.ndarray, b: np.ndarray) -> float:
+    """Cohen's kappa of two yes/no labellings; NaN when chance agreement is total."""
+    n = len(a)
+    if n == 0:
+        return float("nan")
+    observed = float((a == b).mean())
+    pa, pb = a.mean(), b.mean()
+    expected = pa * pb + (1 - pa) * (1 - pb)
+    return float("nan") if expected == 1 else (observed - expected) / (1 - expected)
