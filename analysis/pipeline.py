@@ -7,6 +7,7 @@ what each stage cost in time and memory. The command line and the notebooks call
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
@@ -253,6 +254,8 @@ def run_topics(
         ]
     )
     segments = segments.merge(topic_result.segment_topics, on="segment_id", how="left", validate="one_to_one")
+    with manifest.stage("segment_themes"):
+        segments = add_segment_themes(segments, codebook, encoder=encoder, embeddings=embeddings)
     segments.to_parquet(run_dir / "segments.parquet", index=False)
     topic_result.topics.to_csv(run_dir / "topics.csv", index=False)
     np.save(run_dir / "embeddings.npy", embeddings.astype(np.float32))
@@ -271,6 +274,20 @@ def run_topics(
     return result
 
 
+def add_segment_themes(
+    segments: pd.DataFrame, codebook: Any, *, encoder: Any = None, embeddings: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Segments with `seg_themes`, `seg_theme`, `seg_theme_score` (`analysis.themes.segment_themes`)."""
+    from analysis.themes import segment_theme_evidence, segment_themes
+
+    evidence = segment_theme_evidence(
+        segments["text"].fillna("").astype(str).tolist(), codebook, encoder=encoder, embeddings=embeddings
+    )
+    labels = segment_themes(evidence)
+    segments = segments.drop(columns=[c for c in labels.columns if c in segments.columns])
+    return pd.concat([segments.reset_index(drop=True), labels.reset_index(drop=True)], axis=1)
+
+
 def run_all(
     source: str | Path | None,
     run_dir: str | Path,
@@ -287,11 +304,11 @@ def run_all(
     result = run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
 
     with manifest.stage("tables"):
-        result.tables = build_tables(result.segments, result.topic_result.topics, config)
-        tables_dir = run_dir / "tables"
-        tables_dir.mkdir(exist_ok=True)
-        for name, table in result.tables.items():
-            table.to_csv(tables_dir / f"{name}.csv", index=False)
+        result.tables = build_tables(
+            result.segments, result.topic_result.topics, config, codebook=result.topic_result.codebook
+        )
+        write_tables(result.tables, run_dir)
+        manifest.data["findings"] = findings_summary(result.tables, config)
     with manifest.stage("figures"):
         result.figures = build_figures(result, config)
     with manifest.stage("evaluate"):
@@ -302,6 +319,30 @@ def run_all(
         result.report = write_run_report(manifest, result.tables, result.figures)
     manifest.write()
     return result
+
+
+def write_tables(tables: dict[str, pd.DataFrame], run_dir: Path) -> None:
+    """RUN_DIR/tables/<name>.csv for every table (lists joined with "; ")."""
+    from analysis.tables import to_csv
+
+    tables_dir = run_dir / "tables"
+    tables_dir.mkdir(exist_ok=True)
+    for name, table in tables.items():
+        to_csv(table, tables_dir / f"{name}.csv")
+
+
+def findings_summary(tables: dict[str, pd.DataFrame], config: RunConfig) -> dict[str, Any]:
+    """What the report must say about how findings were read: theme route, warnings, agreement."""
+    composition = tables.get("composition_by_period")
+    agreement = tables.get("theme_agreement")
+    topics = tables.get("topic_agreement")
+    return {
+        "theme_source": config.findings.theme_source,
+        "warnings": list(composition.attrs.get("warnings", [])) if composition is not None else [],
+        "kappa_topic_vs_segment": agreement.attrs.get("kappa") if agreement is not None else None,
+        "flagged_topics": int((topics["flag"] != "").sum()) if topics is not None and len(topics) else 0,
+        "comparison": tables["theme_comparison"].attrs.get("note", "") if "theme_comparison" in tables else "",
+    }
 
 
 def write_run_report(manifest: Manifest, tables: dict[str, pd.DataFrame], figures: list[Path]) -> Path:
@@ -317,6 +358,9 @@ def write_run_report(manifest: Manifest, tables: dict[str, pd.DataFrame], figure
         tables=tables,
         figures=figures,
         evaluation=data.get("evaluation"),
+        findings=data.get("findings"),
+        selection=data.get("selection"),
+        curation=data.get("curation"),
     )
 
 
@@ -342,20 +386,75 @@ def run_evaluate(run_dir: str | Path, *, label_column: str | None = None, seeds:
     return evaluation
 
 
-def build_tables(segments: pd.DataFrame, topics: pd.DataFrame, config: RunConfig) -> dict[str, pd.DataFrame]:
-    """Every table of a run, keyed by the file stem it is saved under."""
-    from analysis import tables
+def build_tables(
+    segments: pd.DataFrame, topics: pd.DataFrame, config: RunConfig, *, codebook: Any = None
+) -> dict[str, pd.DataFrame]:
+    """Every table of a run, keyed by the file stem it is saved under.
+
+    Theme shares use `config.findings.theme_source`: "segment" (each segment's best own theme) or
+    "topic" (its topic's theme); trends and comparisons count the segments carrying a theme
+    (multi-label on the segment route). Without segment themes (`seg_themes`) the topic route is used.
+    """
+    from analysis import compare, tables
+    from analysis.themes import codebook_audit, theme_agreement
 
     cfg = tables.resolve_period(segments, config.tables)
-    return {
-        "theme_by_source": tables.share_table(segments, by="source", unit="theme", config=cfg),
-        "theme_by_language": tables.share_table(segments, by="language", unit="theme", config=cfg),
-        "theme_by_period": tables.share_table(segments, by="period", unit="theme", config=cfg),
+    findings = config.findings
+    if findings.theme_source == "segment" and "seg_themes" not in segments:
+        findings = dataclasses.replace(findings, theme_source="topic")
+    keys = codebook.keys if codebook is not None else sorted(set(segments["theme"]) - {"other"})
+    shares = segments.assign(theme=segments["seg_theme"]) if findings.theme_source == "segment" else segments
+    route = (
+        "themes: each segment's best own theme (segment route)"
+        if findings.theme_source == "segment" else "themes: the theme of each segment's topic (topic route)"
+    )  # fmt: skip
+    info = compare.composition(segments, cfg, findings)
+    trends, by_source = compare.adjusted_trends(segments, keys, cfg, findings)
+    result = {
+        "theme_by_source": _with_route(tables.share_table(shares, by="source", unit="theme", config=cfg), route),
+        "theme_by_language": _with_route(
+            tables.share_table(shares, by="language", unit="theme", config=cfg), route, info["by_language"]
+        ),
+        "theme_by_period": _with_route(
+            tables.share_table(shares, by="period", unit="theme", config=cfg), route, info["by_period"]
+        ),
         "topic_by_language": tables.share_table(segments, by="language", unit="topic", config=cfg),
-        "theme_trends": tables.theme_trends(segments, cfg),
-        "representative_segments": tables.representative_segments(segments, topics=topics, n=3),
-        "topics": topics,
+        "theme_trends": trends,
+        "theme_trends_by_source": by_source,
+        "composition_by_period": info["by_period"],
+        "composition_by_language": info["by_language"],
     }
+    result["composition_by_period"].attrs["warnings"] = info["warnings"]
+    if findings.compare_date or findings.compare_by:
+        result["theme_comparison"] = compare.compare_themes(segments, keys, cfg, findings)
+    if "seg_themes" in segments:
+        agreement = theme_agreement(segments, keys)
+        result["theme_agreement"] = agreement["by_theme"]
+        result["theme_agreement"].attrs["kappa"] = agreement["kappa"]
+        result["topic_agreement"] = agreement["by_topic"]
+        result["theme_examples"] = tables.theme_examples(segments, n=2)
+    result["representative_segments"] = tables.representative_segments(segments, topics=topics, n=3)
+    result["topic_drilldown"] = tables.drilldown(segments[segments["topic"] != -1], ["topic", "source"])
+    result["source_drilldown"] = tables.drilldown(shares, ["source", "theme"])
+    if codebook is not None:
+        result["codebook_audit"] = codebook_audit(
+            segments["text"].tolist(), codebook, languages=segments["language"].tolist()
+        )
+    result["topics"] = topics
+    return result
+
+
+def _with_route(table: pd.DataFrame, route: str, composition: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A share table whose note names the theme route and, per group, the sources and languages."""
+    if composition is not None and len(composition):
+        key = composition.columns[0]
+        extra = composition.set_index(key)[["sources"] + (["languages"] if "languages" in composition else [])]
+        attrs = dict(table.attrs)
+        table = table.merge(extra, left_on="group", right_index=True, how="left")
+        table.attrs.update(attrs)
+    note = table.attrs.get("note", "")
+    table.attrs["note"] = f"{route}; {note}" if note else route
+    return table
 
 
 def figure_footer(result: RunResult):

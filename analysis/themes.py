@@ -507,67 +507,80 @@ def _term_hits(term: str, normalised: Sequence[str]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Themes per segment (multi-label) and agreement with the topic route
 
-# A segment carries theme h when   score(s, h) = w · dict_part + (1 − w) · encoder_part >= threshold,
-#   dict_part    = min(1, anchored term hits / DICT_HITS_FULL)      (one hit 0.5, two or more 1.0)
-#   encoder_part = clip(z / ENCODER_Z_FULL, 0, 1), z = cosine(segment, theme text) standardised over
-#                  the corpus's segments for that theme (cosine scales differ between encoders)
-# With w = 0.5 and threshold 0.5: two term hits suffice; one hit needs the encoder to agree (z >= 1.5);
-# the encoder alone needs z >= 3 (the top ~0.1 % of a normal tail). Without an encoder the score is
-# dict_part and one hit suffices.
-SEGMENT_DICT_WEIGHT = 0.5
-SEGMENT_THEME_THRESHOLD = 0.5
-DICT_HITS_FULL = 2
-ENCODER_Z_FULL = 3.0
+# A segment carries theme h when the dictionary and the encoder, together, say so:
+#     hits(s, h) >= DICT_HITS_ALONE                       two anchored term hits suffice, or
+#     hits(s, h) >= 1 and z(s, h) >= ENCODER_AGREE_Z      one hit the encoder does not contradict, or
+#     z(s, h) >= ENCODER_ALONE_Z                          the encoder alone, far in the tail,
+# with z = cosine(segment, theme text) standardised over the corpus's segments for that theme
+# (cosine scales differ between encoders; z compares a segment with the rest of its corpus). Themes
+# are ranked by hits, then z. Without an encoder one hit suffices. Measured on the sample corpus
+# (209 body paragraphs, article labels; offline encoder), against alternatives in README "Themes per
+# segment": this rule gives the article's label as best theme for 56 % of paragraphs, topic themes 53 %.
+DICT_HITS_ALONE = 2
+ENCODER_AGREE_Z = 0.0
+ENCODER_ALONE_Z = 2.5
 # A topic whose mapped theme fewer than this share of its segments carry is flagged.
 TOPIC_AGREEMENT_MIN = 0.5
 
 
-def segment_theme_scores(
+@dataclass(frozen=True)
+class SegmentEvidence:
+    """Per segment and theme: anchored term hits and, with an encoder, the standardised cosine."""
+
+    hits: pd.DataFrame  # segments × themes, counts
+    z: pd.DataFrame | None  # segments × themes, or None without an encoder
+
+
+def segment_theme_evidence(
     texts: Sequence[str],
     codebook: Codebook,
     *,
     encoder: Encoder | None = None,
     embeddings: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """Score of every segment (rows) for every theme (columns), in [0, 1]; see the rule above.
+) -> SegmentEvidence:
+    """The two kinds of evidence `segment_themes` combines.
 
     `embeddings` (n, d) are the segments' vectors from `encoder` (the run's embeddings.npy); without
-    them the encoder embeds the texts. Without an encoder only the dictionary counts.
+    them the encoder embeds the texts. Each theme is embedded as `Theme.text()` (label, description
+    and terms in every language).
     """
     texts = list(texts)
-    hits, _ = dictionary_hits(texts, codebook)
-    dict_part = np.minimum(1.0, hits / DICT_HITS_FULL)
+    hits = pd.DataFrame(dictionary_hits(texts, codebook)[0], columns=codebook.keys)
     if encoder is None or not texts:
-        return pd.DataFrame(dict_part, columns=codebook.keys)
+        return SegmentEvidence(hits=hits, z=None)
     theme_vectors = _unit_rows(np.asarray(encoder.encode([theme.text() for theme in codebook.themes])))
     vectors = np.asarray(embeddings if embeddings is not None else encoder.encode(texts), dtype=np.float64)
     if vectors.shape != (len(texts), theme_vectors.shape[1]):
         raise ValueError(
-            f"segment_theme_scores: embeddings have shape {vectors.shape}, expected ({len(texts)}, "
+            f"segment_theme_evidence: embeddings have shape {vectors.shape}, expected ({len(texts)}, "
             f"{theme_vectors.shape[1]}) from this encoder; pass the run's own embeddings or none"
         )
     cosines = _unit_rows(vectors) @ theme_vectors.T
     spread = cosines.std(axis=0)
     z = (cosines - cosines.mean(axis=0)) / np.where(spread == 0, 1.0, spread)
-    encoder_part = np.clip(z / ENCODER_Z_FULL, 0.0, 1.0)
-    scores = SEGMENT_DICT_WEIGHT * dict_part + (1 - SEGMENT_DICT_WEIGHT) * encoder_part
-    return pd.DataFrame(scores, columns=codebook.keys)
+    return SegmentEvidence(hits=hits, z=pd.DataFrame(z, columns=codebook.keys))
 
 
-def segment_themes(scores: pd.DataFrame, *, threshold: float = SEGMENT_THEME_THRESHOLD) -> pd.DataFrame:
-    """From `segment_theme_scores`: `seg_themes` (every theme at or above `threshold`, best first),
-    `seg_theme` (the best one, `other` when none) and `seg_theme_score`. Index as `scores`."""
-    values = scores.to_numpy()
-    keys = np.asarray(scores.columns, dtype=object)
+def segment_themes(evidence: SegmentEvidence) -> pd.DataFrame:
+    """Themes per segment by the rule above: `seg_themes` (all, best first), `seg_theme` (the best,
+    `other` when none), `seg_theme_score` (the ranking key of the best: its hits + z / 10)."""
+    hits = evidence.hits.to_numpy(dtype=float)
+    if evidence.z is None:
+        z = np.zeros_like(hits)
+        carried = hits >= 1
+    else:
+        z = evidence.z.to_numpy(dtype=float)
+        carried = (hits >= DICT_HITS_ALONE) | ((hits >= 1) & (z >= ENCODER_AGREE_Z)) | (z >= ENCODER_ALONE_Z)
+    rank = hits + np.clip(z, -5, 5) / 10
+    keys = np.asarray(evidence.hits.columns, dtype=object)
     labels, best, best_score = [], [], []
-    for row in values:
-        order = np.argsort(-row, kind="stable")
-        chosen = [str(keys[k]) for k in order if row[k] >= threshold]
-        labels.append(chosen)
-        best.append(chosen[0] if chosen else OTHER)
-        best_score.append(round(float(row[order[0]]), 4) if len(row) else 0.0)
+    for row in range(len(hits)):
+        order = [k for k in np.argsort(-rank[row], kind="stable") if carried[row, k]]
+        labels.append([str(keys[k]) for k in order])
+        best.append(str(keys[order[0]]) if order else OTHER)
+        best_score.append(round(float(rank[row, order[0]]), 4) if order else 0.0)
     return pd.DataFrame(
-        {"seg_themes": labels, "seg_theme": best, "seg_theme_score": best_score}, index=scores.index
+        {"seg_themes": labels, "seg_theme": best, "seg_theme_score": best_score}, index=evidence.hits.index
     )
 
 
