@@ -105,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
         findings.add_argument("--compare-groups", metavar="A,B", help="the two values of --compare-by")
         findings.add_argument("--p-adjust", choices=typing.get_args(PAdjust), help="correction over themes")
 
+    cu = commands.add_parser(
+        "curate", help="apply a curation.toml to a run folder (no refit); rebuild tables, figures, report"
+    )
+    cu.add_argument("run_dir", type=Path, help="a run folder written by `run`")
+    cu.add_argument("file", type=Path, help="curation TOML: hide, [rename], [[merge]], [theme] (see analysis/curate.py)")
+    au = commands.add_parser(
+        "codebook-audit", help="each codebook term's hits and share of segments in a corpus or run folder"
+    )
+    au.add_argument("source", help="a run folder (its segments.parquet) or any corpus SOURCE")
+    au.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    au.add_argument("--codebook", help="theme codebook TOML (default: the packaged one)")
     ev = commands.add_parser("evaluate", help="coherence, diversity, stability and validity of a run folder")
     ev.add_argument("run_dir", type=Path, help="a run folder written by `topics` or `run`")
     ev.add_argument("--out", type=Path, help="ignored alias kept for symmetry; results go into RUN_DIR")
@@ -249,6 +260,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nwritten: {args.run_dir / 'evaluation.json'}")
             return 0
 
+        if args.command == "curate":
+            result = pipeline.run_curate(args.run_dir, args.file)
+            for change in result.manifest.data["curation"]["changes"]:
+                print(change)
+            print(f"report: {result.report}")
+            return 0
+        if args.command == "codebook-audit":
+            audit = pipeline.run_codebook_audit(args.source, args.out, codebook=args.codebook)
+            flagged = audit[audit["flag"] != ""]
+            print(f"{len(audit)} terms, {len(flagged)} flagged generic? (share above the threshold):")
+            for row in flagged.head(30).itertuples():
+                print(f"  {row.theme:<24} {row.language:<6} {row.term:<28} {row.segment_share:6.2%}  ({row.n_segments})")
+            print(f"written: {args.out}")
+            return 0
         config = config_from_args(args)
         runner = {"corpus": pipeline.run_corpus, "topics": pipeline.run_topics, "run": pipeline.run_all}
         result = runner[args.command](args.source, args.out, config, progress=progress)

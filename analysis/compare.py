@@ -142,7 +142,9 @@ def composition(segments: pd.DataFrame, config: TableConfig, findings: FindingsC
                 "n_documents": int(part["doc_id"].nunique()),
                 "sources": _mix_text(mix),
                 "top_source_share": round(top_share, 3),
-                "flag": f"one outlet: {next(iter(mix))}" if top_share >= findings.one_source_share else "",
+                "flag": f"one outlet: {next(iter(mix))}"
+                if top_share >= findings.one_source_share and part["doc_id"].nunique() >= config.min_docs_per_cell
+                else "",
             }
         )
     by_period, by_language = pd.DataFrame(period_rows), pd.DataFrame(language_rows)
@@ -163,7 +165,10 @@ def composition(segments: pd.DataFrame, config: TableConfig, findings: FindingsC
             f"'{row.language}' press is a statement about that outlet."
         )
     by_period.attrs["note"] = "documents per period; source_shift: total-variation distance from the pooled source mix"
-    by_language.attrs["note"] = f"flag: one source holds at least {findings.one_source_share:.0%} of a language's documents"
+    by_language.attrs["note"] = (
+        f"flag: one source holds at least {findings.one_source_share:.0%} of a language's documents "
+        f"(languages with at least {config.min_docs_per_cell} documents)"
+    )
     return {
         "by_period": by_period,
         "by_language": by_language,

@@ -655,6 +655,12 @@ def write_run_figures(
         )
     if "theme_comparison" in tables and not tables["theme_comparison"].empty:
         save(plot_theme_comparison(tables["theme_comparison"])[0], "theme_comparison")
+    if topics is not None and "hidden" in topics:  # a curation hid these topics from the charts
+        hidden = set(topics.loc[topics["hidden"].astype(bool), "topic"])
+        shown = ~segments["topic"].isin(hidden).to_numpy()
+        topics = topics[~topics["topic"].isin(hidden)]
+        segments = segments[shown]
+        embeddings = embeddings[shown] if embeddings is not None else None
     if topics is not None:
         languages = [lang for lang in ("ar", "fr", "en") if lang in set(segments["language"])]
         words = topic_word_shares(segments, topics, languages=languages, max_topics=figure_config.max_topics)

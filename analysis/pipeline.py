@@ -487,6 +487,59 @@ def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
     )
 
 
+def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
+    """Apply a curation file to a finished run (no refit) and rebuild its tables, figures and report.
+
+    The curation is applied to the topic tables saved with the model (RUN_DIR/model), so the same
+    file gives the same outputs however often it is applied. The manifest records the file, its
+    SHA-256 and every change.
+    """
+    from analysis.curate import apply_curation, load_curation
+    from analysis.topics import SEGMENT_TOPIC_COLUMNS
+
+    result = load_run(run_dir)
+    if result.topic_result is None:
+        raise FileNotFoundError(f"{run_dir} has no model/ folder; curate a run written by `run` or `topics`")
+    curation = load_curation(curation_file)
+    config = RunConfig.from_dict(result.manifest.data["config"])
+    fitted = result.topic_result
+    base = result.segments.drop(columns=[c for c in SEGMENT_TOPIC_COLUMNS if c != "segment_id"], errors="ignore")
+    base = base.merge(fitted.segment_topics, on="segment_id", how="left", validate="one_to_one")
+    segments, topics, changes = apply_curation(base, fitted.topics, curation, theme_keys=fitted.codebook.keys)
+    manifest = result.manifest
+    with manifest.stage("curate"):
+        segments.to_parquet(result.run_dir / "segments.parquet", index=False)
+        topics.to_csv(result.run_dir / "topics.csv", index=False)
+        result.segments = segments
+        result.topic_result = dataclasses.replace(fitted, topics=topics)
+        result.tables = build_tables(segments, topics, config, codebook=fitted.codebook)
+        write_tables(result.tables, result.run_dir)
+        manifest.data["findings"] = findings_summary(result.tables, config)
+        manifest.data["curation"] = {"file": str(curation.source), "sha256": curation.sha256, "changes": changes}
+        result.figures = build_figures(result, config)
+    manifest.write()
+    result.report = write_run_report(manifest, result.tables, result.figures)
+    manifest.write()
+    return result
+
+
+def run_codebook_audit(source: str | Path, out: str | Path, *, codebook: str | None = None) -> pd.DataFrame:
+    """`analysis.themes.codebook_audit` on a run folder's segments or a corpus; writes the CSV `out`."""
+    from analysis.corpus import build_corpus
+    from analysis.tables import to_csv
+    from analysis.themes import codebook_audit, load_codebook
+
+    source = Path(source)
+    if (source / "segments.parquet").is_file():
+        segments = pd.read_parquet(source / "segments.parquet")
+    else:
+        config = RunConfig.from_toml(source) if source.suffix == ".toml" else RunConfig()
+        segments = build_corpus(source, config.corpus, progress=False).segments
+    audit = codebook_audit(segments["text"].tolist(), load_codebook(codebook), languages=segments["language"].tolist())
+    to_csv(audit, out)
+    return audit
+
+
 def load_run(run_dir: str | Path) -> RunResult:
     """A finished run folder read back (segments with topics, topics, embeddings, manifest), no refit."""
     from analysis.topics import load_topic_model

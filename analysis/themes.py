@@ -619,7 +619,8 @@ def theme_agreement(segments: pd.DataFrame, keys: Sequence[str]) -> dict[str, pd
         labels = carried[part.index]
         share = labels.map(lambda s, theme=theme: theme in s).mean() if theme != OTHER else np.nan
         counts = pd.Series([k for s in labels for k in s]).value_counts()
-        top = ", ".join(f"{k} {v / len(part):.0%}" for k, v in counts.head(3).items())
+        counts = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # ties in name order: reproducible
+        top = ", ".join(f"{k} {v / len(part):.0%}" for k, v in counts[:3])
         topic_rows.append(
             {
                 "topic": topic,
