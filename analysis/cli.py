@@ -61,16 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--no-progress", action="store_true", help="hide progress bars")
         select = sub.add_argument_group("selecting the sub-corpus ([select] in a config file)")
         select.add_argument(
-            "--select", metavar="KEYWORDS", help='keyword list: "ai" (packaged AI and digital policy) or a TOML file'
+            "--select",
+            metavar="KEYWORDS",
+            help='keyword list: "ai" (packaged AI and digital policy) or a TOML file',
         )
-        select.add_argument("--select-terms", metavar="T1,T2", help="extra terms, comma-separated, any language")
-        select.add_argument("--select-regex", action="append", metavar="REGEX", help="regex on the raw text (repeatable)")
+        select.add_argument(
+            "--select-terms", metavar="T1,T2", help="extra terms, comma-separated, any language"
+        )
+        select.add_argument(
+            "--select-regex", action="append", metavar="REGEX", help="regex on the raw text (repeatable)"
+        )
         select.add_argument("--select-themes", metavar="K1,K2", help="codebook theme keys whose terms select")
         select.add_argument("--date-from", metavar="YYYY-MM-DD", help="first date kept (inclusive)")
         select.add_argument("--date-to", metavar="YYYY-MM-DD", help="last date kept (inclusive)")
         select.add_argument("--sources", metavar="S1,S2", help="sources kept, comma-separated")
         select.add_argument("--select-languages", metavar="L1,L2", help="segment languages kept, e.g. ar,fr")
-        select.add_argument("--select-level", choices=typing.get_args(SelectLevel), help="segment (default) or document")
+        select.add_argument(
+            "--select-level", choices=typing.get_args(SelectLevel), help="segment (default) or document"
+        )
         return sub
 
     add(
@@ -109,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         "curate", help="apply a curation.toml to a run folder (no refit); rebuild tables, figures, report"
     )
     cu.add_argument("run_dir", type=Path, help="a run folder written by `run`")
-    cu.add_argument("file", type=Path, help="curation TOML: hide, [rename], [[merge]], [theme] (see analysis/curate.py)")
+    cu.add_argument(
+        "file", type=Path, help="curation TOML: hide, [rename], [[merge]], [theme] (see analysis/curate.py)"
+    )
     au = commands.add_parser(
         "codebook-audit", help="each codebook term's hits and share of segments in a corpus or run folder"
     )
@@ -231,14 +241,20 @@ def format_selection(selection: dict[str, Any]) -> str:
     lines = [f"selection ({selection.get('level')} level):"]
     for step in selection.get("steps", []):
         left = f", {step['segments_left_out']} left out" if "segments_left_out" in step else ""
-        lines.append(f"  {step['rule']}: {step['segments']} segments, {step['documents']} documents kept{left}")
+        lines.append(
+            f"  {step['rule']}: {step['segments']} segments, {step['documents']} documents kept{left}"
+        )
     for title, key in (("kept by content rule", "kept_by_content_rule"), ("kept by source", "kept_by_source"),
                        ("kept by language", "kept_by_language"), ("most frequent matches", "top_matches")):  # fmt: skip
         block = selection.get(key) or {}
         if block:
             lines.append(f"  {title}:")
             for name, value in list(block.items())[:10]:
-                shown = f"{value['segments']} segments, {value['documents']} documents" if isinstance(value, dict) else value
+                shown = (
+                    f"{value['segments']} segments, {value['documents']} documents"
+                    if isinstance(value, dict)
+                    else value
+                )
                 lines.append(f"    {name}  {shown}")
     return "\n".join(lines)
 
@@ -271,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
             flagged = audit[audit["flag"] != ""]
             print(f"{len(audit)} terms, {len(flagged)} flagged generic? (share above the threshold):")
             for row in flagged.head(30).itertuples():
-                print(f"  {row.theme:<24} {row.language:<6} {row.term:<28} {row.segment_share:6.2%}  ({row.n_segments})")
+                print(
+                    f"  {row.theme:<24} {row.language:<6} {row.term:<28} {row.segment_share:6.2%}  ({row.n_segments})"
+                )
             print(f"written: {args.out}")
             return 0
         config = config_from_args(args)

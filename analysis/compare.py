@@ -143,7 +143,8 @@ def composition(segments: pd.DataFrame, config: TableConfig, findings: FindingsC
                 "sources": _mix_text(mix),
                 "top_source_share": round(top_share, 3),
                 "flag": f"one outlet: {next(iter(mix))}"
-                if top_share >= findings.one_source_share and part["doc_id"].nunique() >= config.min_docs_per_cell
+                if top_share >= findings.one_source_share
+                and part["doc_id"].nunique() >= config.min_docs_per_cell
                 else "",
             }
         )
@@ -164,7 +165,9 @@ def composition(segments: pd.DataFrame, config: TableConfig, findings: FindingsC
             f"Language '{row.language}' is held by one outlet ({row.sources}): a statement about the "
             f"'{row.language}' press is a statement about that outlet."
         )
-    by_period.attrs["note"] = "documents per period; source_shift: total-variation distance from the pooled source mix"
+    by_period.attrs["note"] = (
+        "documents per period; source_shift: total-variation distance from the pooled source mix"
+    )
     by_language.attrs["note"] = (
         f"flag: one source holds at least {findings.one_source_share:.0%} of a language's documents "
         f"(languages with at least {config.min_docs_per_cell} documents)"
@@ -201,7 +204,11 @@ def adjusted_trends(
     docs = _documents(dated, indicators, ["source", "language", "period"])
     periods = sorted(docs.frame["period"].unique())
     starts = pd.PeriodIndex(periods, freq=_PERIOD_FREQ[config.period]).start_time if periods else []
-    year_of = dict(zip(periods, np.asarray((starts - starts[0]).days, dtype=float) / 365.25, strict=True)) if periods else {}
+    year_of = (
+        dict(zip(periods, np.asarray((starts - starts[0]).days, dtype=float) / 365.25, strict=True))
+        if periods
+        else {}
+    )
     B, K = config.n_bootstrap, len(docs.keys)
     cells = []  # (source, period, years, weight, share (K,), replicate shares (B, K), totals, n, rep totals, rep n)
     for (source, period), idx in docs.frame.groupby(["source", "period"], sort=True).indices.items():
@@ -223,9 +230,14 @@ def adjusted_trends(
     # Raw: pool the cells of each period.
     x = np.array([year_of[p] for p in periods])
     weight = np.array([sum(c[3] for c in cells if c[1] == p) for p in periods], dtype=float)
-    share = np.array([sum(c[4] for c in cells if c[1] == p) / sum(c[5] for c in cells if c[1] == p) for p in periods])
+    share = np.array(
+        [sum(c[4] for c in cells if c[1] == p) / sum(c[5] for c in cells if c[1] == p) for p in periods]
+    )
     rep = np.stack(
-        [sum(c[6] for c in cells if c[1] == p) / sum(c[7] for c in cells if c[1] == p)[:, None] for p in periods],
+        [
+            sum(c[6] for c in cells if c[1] == p) / sum(c[7] for c in cells if c[1] == p)[:, None]
+            for p in periods
+        ],
         axis=1,
     )  # (B, P, K)
     raw = _wls_slope(x, share, weight)
@@ -239,7 +251,9 @@ def adjusted_trends(
     adjusted = _fixed_effects_slope(cx, cy, cw, sources)
     if np.all(np.isnan(adjusted)):
         adj_low = adj_high = adjusted
-        adjusted_direction = ["n/a (no source spans two periods: change and composition cannot be told apart)"] * K
+        adjusted_direction = [
+            "n/a (no source spans two periods: change and composition cannot be told apart)"
+        ] * K
     else:
         adj_low, adj_high = _interval(_fixed_effects_slope(cx, crep, cw, sources), config.confidence)
         adjusted_direction = _direction(adj_low, adj_high)
@@ -270,9 +284,16 @@ def adjusted_trends(
         low, high = _interval(_wls_slope(cx[mine], crep[:, mine], cw[mine]), config.confidence)
         for k, key in enumerate(docs.keys):
             by_source_rows.append(
-                {"source": source, "theme": key, "n_periods": int(mine.sum()), "n_documents": int(cw[mine].sum()),
-                 "slope_per_year": slope[k], "ci_low": low[k], "ci_high": high[k],
-                 "direction": _direction(low[k : k + 1], high[k : k + 1])[0]}  # fmt: skip
+                {
+                    "source": source,
+                    "theme": key,
+                    "n_periods": int(mine.sum()),
+                    "n_documents": int(cw[mine].sum()),
+                    "slope_per_year": slope[k],
+                    "ci_low": low[k],
+                    "ci_high": high[k],
+                    "direction": _direction(low[k : k + 1], high[k : k + 1])[0],
+                }
             )
     by_source = pd.DataFrame(by_source_rows)
     by_source.attrs["note"] = f"the trend within each source seen in two or more {config.period}s"
@@ -284,7 +305,11 @@ def _wls_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     xc = x - np.average(x, weights=w)
     yc = y - np.einsum("p,...pk->...k", w, y)[..., None, :] / w.sum()
     denominator = np.sum(w * xc**2)
-    return np.einsum("p,...pk->...k", w * xc, yc) / denominator if denominator > 0 else np.full(y.shape[-1], np.nan)
+    return (
+        np.einsum("p,...pk->...k", w * xc, yc) / denominator
+        if denominator > 0
+        else np.full(y.shape[-1], np.nan)
+    )
 
 
 def _fixed_effects_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -294,12 +319,13 @@ def _fixed_effects_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np
     for group in set(groups):
         mine = groups == group
         xc[mine] = x[mine] - np.average(x[mine], weights=w[mine])
-        yc[..., mine, :] = y[..., mine, :] - (
-            np.einsum("c,...ck->...k", w[mine], y[..., mine, :]) / w[mine].sum()
-        )[..., None, :]
+        yc[..., mine, :] = (
+            y[..., mine, :]
+            - (np.einsum("c,...ck->...k", w[mine], y[..., mine, :]) / w[mine].sum())[..., None, :]
+        )
     denominator = np.sum(w * xc**2)
     if denominator <= 0:
-        return np.full(y.shape[:-2] + (y.shape[-1],), np.nan)
+        return np.full((*y.shape[:-2], y.shape[-1]), np.nan)
     return np.einsum("c,...ck->...k", w * xc, yc) / denominator
 
 
@@ -404,13 +430,19 @@ def _two_groups(segments: pd.DataFrame, findings: FindingsConfig) -> tuple[pd.Da
         frame.attrs["group_names"] = (f"before {findings.compare_date}", f"from {findings.compare_date}")
         return frame, labels
     if not findings.compare_by:
-        raise ValueError("no comparison set: give [findings] compare_date, or compare_by (and compare_groups)")
+        raise ValueError(
+            "no comparison set: give [findings] compare_date, or compare_by (and compare_groups)"
+        )
     if findings.compare_by not in segments:
-        raise KeyError(f"compare_by = {findings.compare_by!r} is not a segment column; valid: {list(segments.columns)}")
+        raise KeyError(
+            f"compare_by = {findings.compare_by!r} is not a segment column; valid: {list(segments.columns)}"
+        )
     values = segments[findings.compare_by].astype(str)
     groups = list(findings.compare_groups)
     if not groups:
-        groups = segments.assign(v=values).drop_duplicates("doc_id")["v"].value_counts().index[:2].tolist()[::-1]
+        groups = (
+            segments.assign(v=values).drop_duplicates("doc_id")["v"].value_counts().index[:2].tolist()[::-1]
+        )
     if len(groups) != 2:
         raise ValueError(f"compare_groups must name two values of {findings.compare_by}, got {groups}")
     mask = values.isin(groups).to_numpy()

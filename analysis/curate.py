@@ -74,7 +74,9 @@ def load_curation(path: str | Path) -> Curation:
     for number, entry in enumerate(data.get("merge", []), start=1):
         if not isinstance(entry, dict) or len(entry.get("topics", [])) < 2:
             raise ConfigError(f"{path} [[merge]] #{number}: needs topics = [a, b, ...] (two or more)")
-        merges.append((tuple(topic(t, f"[[merge]] #{number}") for t in entry["topics"]), str(entry.get("label", ""))))
+        merges.append(
+            (tuple(topic(t, f"[[merge]] #{number}") for t in entry["topics"]), str(entry.get("label", "")))
+        )
     return Curation(
         rename={topic(k, "[rename]"): str(v) for k, v in data.get("rename", {}).items()},
         merge=tuple(merges),
@@ -103,7 +105,9 @@ def apply_curation(
 
     def check(number: int, where: str) -> None:
         if number not in known or number == -1:
-            raise ConfigError(f"curation {where}: topic {number} is not a topic of this run; valid: {sorted(known - {-1})}")
+            raise ConfigError(
+                f"curation {where}: topic {number} is not a topic of this run; valid: {sorted(known - {-1})}"
+            )
 
     rename = dict(curation.rename)
     target = {t: t for t in known}
@@ -126,14 +130,18 @@ def apply_curation(
     for number, label in sorted(rename.items()):
         check(number, "[rename]")
         if number in merged_away:
-            raise ConfigError(f"curation [rename]: topic {number} is merged into {target[number]}; rename that one")
+            raise ConfigError(
+                f"curation [rename]: topic {number} is merged into {target[number]}; rename that one"
+            )
         topics.loc[topics["topic"] == number, "label"] = f"{number} · {label}"
         notes[number].append("renamed")
         log.append(f"renamed topic {number}: {label}")
     for number, theme in sorted(curation.theme.items()):
         check(number, "[theme]")
         if theme not in valid_themes:
-            raise ConfigError(f"curation [theme]: {theme!r} for topic {number} is not a theme; valid: {sorted(valid_themes)}")
+            raise ConfigError(
+                f"curation [theme]: {theme!r} for topic {number} is not a theme; valid: {sorted(valid_themes)}"
+            )
         topics.loc[topics["topic"] == number, "theme"] = theme
         topics.loc[topics["topic"] == number, "theme_score"] = float("nan")
         notes[number].append("theme cleared" if theme == OTHER else f"theme set to {theme}")

@@ -341,7 +341,9 @@ def findings_summary(tables: dict[str, pd.DataFrame], config: RunConfig) -> dict
         "warnings": list(composition.attrs.get("warnings", [])) if composition is not None else [],
         "kappa_topic_vs_segment": agreement.attrs.get("kappa") if agreement is not None else None,
         "flagged_topics": int((topics["flag"] != "").sum()) if topics is not None and len(topics) else 0,
-        "comparison": tables["theme_comparison"].attrs.get("note", "") if "theme_comparison" in tables else "",
+        "comparison": tables["theme_comparison"].attrs.get("note", "")
+        if "theme_comparison" in tables
+        else "",
     }
 
 
@@ -411,7 +413,9 @@ def build_tables(
     info = compare.composition(segments, cfg, findings)
     trends, by_source = compare.adjusted_trends(segments, keys, cfg, findings)
     result = {
-        "theme_by_source": _with_route(tables.share_table(shares, by="source", unit="theme", config=cfg), route),
+        "theme_by_source": _with_route(
+            tables.share_table(shares, by="source", unit="theme", config=cfg), route
+        ),
         "theme_by_language": _with_route(
             tables.share_table(shares, by="language", unit="theme", config=cfg), route, info["by_language"]
         ),
@@ -448,7 +452,9 @@ def _with_route(table: pd.DataFrame, route: str, composition: pd.DataFrame | Non
     """A share table whose note names the theme route and, per group, the sources and languages."""
     if composition is not None and len(composition):
         key = composition.columns[0]
-        extra = composition.set_index(key)[["sources"] + (["languages"] if "languages" in composition else [])]
+        extra = composition.set_index(key)[
+            ["sources"] + (["languages"] if "languages" in composition else [])
+        ]
         attrs = dict(table.attrs)
         table = table.merge(extra, left_on="group", right_index=True, how="left")
         table.attrs.update(attrs)
@@ -503,7 +509,9 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
     curation = load_curation(curation_file)
     config = RunConfig.from_dict(result.manifest.data["config"])
     fitted = result.topic_result
-    base = result.segments.drop(columns=[c for c in SEGMENT_TOPIC_COLUMNS if c != "segment_id"], errors="ignore")
+    base = result.segments.drop(
+        columns=[c for c in SEGMENT_TOPIC_COLUMNS if c != "segment_id"], errors="ignore"
+    )
     base = base.merge(fitted.segment_topics, on="segment_id", how="left", validate="one_to_one")
     segments, topics, changes = apply_curation(base, fitted.topics, curation, theme_keys=fitted.codebook.keys)
     manifest = result.manifest
@@ -515,7 +523,11 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
         result.tables = build_tables(segments, topics, config, codebook=fitted.codebook)
         write_tables(result.tables, result.run_dir)
         manifest.data["findings"] = findings_summary(result.tables, config)
-        manifest.data["curation"] = {"file": str(curation.source), "sha256": curation.sha256, "changes": changes}
+        manifest.data["curation"] = {
+            "file": str(curation.source),
+            "sha256": curation.sha256,
+            "changes": changes,
+        }
         result.figures = build_figures(result, config)
     manifest.write()
     result.report = write_run_report(manifest, result.tables, result.figures)
@@ -535,7 +547,9 @@ def run_codebook_audit(source: str | Path, out: str | Path, *, codebook: str | N
     else:
         config = RunConfig.from_toml(source) if source.suffix == ".toml" else RunConfig()
         segments = build_corpus(source, config.corpus, progress=False).segments
-    audit = codebook_audit(segments["text"].tolist(), load_codebook(codebook), languages=segments["language"].tolist())
+    audit = codebook_audit(
+        segments["text"].tolist(), load_codebook(codebook), languages=segments["language"].tolist()
+    )
     to_csv(audit, out)
     return audit
 

@@ -180,7 +180,9 @@ def selection_summary(
     }
 
 
-def select_corpus(corpus: Any, config: SelectConfig, *, codebook: Codebook | None = None) -> tuple[Any, Selection]:
+def select_corpus(
+    corpus: Any, config: SelectConfig, *, codebook: Codebook | None = None
+) -> tuple[Any, Selection]:
     """The corpus with only the selected segments, its ledger updated, and the `Selection`.
 
     Ledger: a document none of whose segments is kept becomes `not selected` (reason: the rule that
@@ -214,7 +216,9 @@ def _selection_ledger(
     stays = is_doc & ledger["doc_id"].isin(n_kept.index)
     ledger.loc[stays, "n_segments"] = ledger.loc[stays, "doc_id"].map(n_kept).astype("int64")
     originals = kept.groupby("doc_id")["duplicate_of"].agg(lambda s: (s == "").any())
-    revived = stays & (ledger["status"] == "duplicate") & ledger["doc_id"].map(originals).fillna(False).astype(bool)
+    revived = (
+        stays & (ledger["status"] == "duplicate") & ledger["doc_id"].map(originals).fillna(False).astype(bool)
+    )
     ledger.loc[revived, ["status", "reason"]] = ["used", ""]
     partly = dropped[dropped["doc_id"].isin(n_kept.index)]
     text = segments.set_index("segment_id")["text"]
@@ -248,7 +252,9 @@ def _repoint_duplicates(segments: pd.DataFrame, selected: np.ndarray) -> np.ndar
     return np.array(out, dtype=object)
 
 
-def _content_rules(config: SelectConfig, codebook: Codebook | None) -> list[tuple[str, re.Pattern[str], bool]]:
+def _content_rules(
+    config: SelectConfig, codebook: Codebook | None
+) -> list[tuple[str, re.Pattern[str], bool]]:
     """(label, pattern, applies to raw text) for every content rule that is set."""
     rules: list[tuple[str, re.Pattern[str], bool]] = []
     if config.keywords:
@@ -257,7 +263,10 @@ def _content_rules(config: SelectConfig, codebook: Codebook | None) -> list[tupl
             pattern = terms_pattern(terms)
             if pattern is not None:
                 rules.append((f"{keywords.name} [{language}]", pattern, False))
-        rules += [(f"{keywords.name} regex {r}", p, True) for r, p in _compile_all(keywords.regex, where=keywords.source)]
+        rules += [
+            (f"{keywords.name} regex {r}", p, True)
+            for r, p in _compile_all(keywords.regex, where=keywords.source)
+        ]
     if config.terms:
         pattern = terms_pattern(config.terms)
         if pattern is not None:
@@ -268,7 +277,9 @@ def _content_rules(config: SelectConfig, codebook: Codebook | None) -> list[tupl
             raise ConfigError("[select] themes needs the codebook; pass codebook=load_codebook(...)")
         unknown = sorted(set(config.themes) - set(codebook.keys))
         if unknown:
-            raise ConfigError(f"[select] themes: {unknown} not in the codebook; valid: {', '.join(codebook.keys)}")
+            raise ConfigError(
+                f"[select] themes: {unknown} not in the codebook; valid: {', '.join(codebook.keys)}"
+            )
         for theme in codebook.themes:
             if theme.key in config.themes:
                 pattern = terms_pattern(theme.specific_terms())

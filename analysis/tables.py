@@ -255,13 +255,21 @@ def drilldown(segments: pd.DataFrame, by: Sequence[str], *, n_documents: int = 3
         top = per_doc.sort_values(["n", "date"], ascending=[False, True]).head(n_documents)
         dates = pd.to_datetime(part["date"], errors="coerce")
         documents = [
-            " · ".join(str(v) for v in (doc, str(row.date)[:10], row.title, row.url) if str(v) not in ("", "NaT"))
+            " · ".join(
+                str(v) for v in (doc, str(row.date)[:10], row.title, row.url) if str(v) not in ("", "NaT")
+            )
             for doc, row in top.iterrows()
         ]
         rows.append(
-            {**dict(zip(by, key, strict=True)), **{c: part[c].iat[0] for c in extra},
-             "n_segments": len(part), "n_documents": part["doc_id"].nunique(),
-             "first_date": dates.min(), "last_date": dates.max(), "documents": documents}  # fmt: skip
+            {
+                **dict(zip(by, key, strict=True)),
+                **{c: part[c].iat[0] for c in extra},
+                "n_segments": len(part),
+                "n_documents": part["doc_id"].nunique(),
+                "first_date": dates.min(),
+                "last_date": dates.max(),
+                "documents": documents,
+            }
         )
     return pd.DataFrame(rows)
 

@@ -123,10 +123,10 @@ def _codebook_from_dict(data: dict[str, Any], *, source: Path) -> Codebook:
             f"{source}: unknown top-level field(s) {unknown}; valid: {', '.join(_CODEBOOK_FIELDS)}; "
             "remove or rename them"
         )
-    for field, required in _CODEBOOK_FIELDS.items():
-        if required and field not in data:
+    for name, required in _CODEBOOK_FIELDS.items():
+        if required and name not in data:
             raise CodebookError(
-                f"{source}: missing top-level field '{field}'; add it (see {PACKAGED_CODEBOOK})"
+                f"{source}: missing top-level field '{name}'; add it (see {PACKAGED_CODEBOOK})"
             )
     themes_data = data["themes"]
     if not isinstance(themes_data, list) or not themes_data:
@@ -630,8 +630,9 @@ def theme_agreement(segments: pd.DataFrame, keys: Sequence[str]) -> dict[str, pd
                 "share_carrying_theme": share,
                 "segment_themes": top,
                 "flag": "most segments do not carry the mapped theme"
-                if theme != OTHER and share < TOPIC_AGREEMENT_MIN else "",
-            }  # fmt: skip
+                if theme != OTHER and share < TOPIC_AGREEMENT_MIN
+                else "",
+            }
         )
     kappa = (
         float(cohen_kappa_score(frame["theme"].astype(str), frame["seg_theme"].astype(str)))

@@ -25,7 +25,9 @@ def main(kind: str, run_dir: str) -> None:
     segments = pd.read_parquet(Path(run_dir) / "segments.parquet")
     if kind == "sample":
         manifest = pd.read_csv(ROOT / "analysis" / "data" / "sample" / "manifest.csv")
-        segments["primary"] = segments["doc_id"].map(dict(zip(manifest["id"], manifest["label"], strict=True)))
+        segments["primary"] = segments["doc_id"].map(
+            dict(zip(manifest["id"], manifest["label"], strict=True))
+        )
         segments = segments[segments["text"].str.split().str.len() >= 25]
         segments["acceptable"] = segments["primary"].map(lambda p: {p})
     else:
@@ -34,7 +36,11 @@ def main(kind: str, run_dir: str) -> None:
         segments = segments.merge(hand, on="segment_id", how="inner")
     n = len(segments)
     print(f"{kind}: {n} paragraphs")
-    for name, column in (("topic route", "theme"), ("segment route", "seg_theme"), ("dictionary only", "dict_theme")):
+    for name, column in (
+        ("topic route", "theme"),
+        ("segment route", "seg_theme"),
+        ("dictionary only", "dict_theme"),
+    ):
         strict = (segments[column] == segments["primary"]).mean()
         lenient = segments.apply(lambda r, c=column: r[c] in r["acceptable"], axis=1).mean()
         other = (segments[column] == "other").mean()

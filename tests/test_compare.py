@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.compare import adjusted_trends, benjamini_hochberg, compare_themes, composition, holm, theme_indicators
+from analysis.compare import (
+    adjusted_trends,
+    benjamini_hochberg,
+    compare_themes,
+    composition,
+    holm,
+    theme_indicators,
+)
 from analysis.config import FindingsConfig, TableConfig
 
 KEYS = ["economy", "health"]
@@ -44,7 +51,9 @@ def planted(*, shift: bool, change: bool) -> pd.DataFrame:
 
 
 def test_indicators_are_multi_label_with_other_for_none() -> None:
-    frame = pd.DataFrame({"seg_themes": [["economy", "health"], [], ["health"]], "theme": ["economy", "other", "x"]})
+    frame = pd.DataFrame(
+        {"seg_themes": [["economy", "health"], [], ["health"]], "theme": ["economy", "other", "x"]}
+    )
     table = theme_indicators(frame, KEYS, source="segment")
     assert table.to_numpy().tolist() == [[True, True, False], [False, False, True], [False, True, False]]
     assert theme_indicators(frame, KEYS, source="topic")["economy"].tolist() == [True, False, False]

@@ -195,14 +195,22 @@ def test_curation_round_trips_without_refitting(sample_run, tmp_path):
     assert main(["curate", str(run_dir), str(curation)]) == 0
 
     def outputs() -> dict[str, bytes]:
-        files = [*sorted((run_dir / "tables").glob("*.csv")), run_dir / "topics.csv", run_dir / "segments.parquet"]
+        files = [
+            *sorted((run_dir / "tables").glob("*.csv")),
+            run_dir / "topics.csv",
+            run_dir / "segments.parquet",
+        ]
         return {p.name: p.read_bytes() for p in files}
 
     first = outputs()
     topics = pd.read_csv(run_dir / "topics.csv", keep_default_na=False).set_index("topic")
     segments = pd.read_parquet(run_dir / "segments.parquet")
-    assert 3 not in topics.index and topics.loc[2, "size"] == fitted.set_index("topic").loc[[2, 3], "size"].sum()
-    assert topics.loc[0, "label"] == "0 · Renamed by hand" and topics.loc[2, "label"] == "2 · Two topics as one"
+    assert (
+        3 not in topics.index and topics.loc[2, "size"] == fitted.set_index("topic").loc[[2, 3], "size"].sum()
+    )
+    assert (
+        topics.loc[0, "label"] == "0 · Renamed by hand" and topics.loc[2, "label"] == "2 · Two topics as one"
+    )
     assert topics.loc[0, "theme"] == "sectors" and topics.loc[1, "theme"] == "other"
     assert topics.loc[1, "hidden"] in (True, "True") and (segments["topic"] != 3).all()
     assert (segments.loc[segments["topic"] == 0, "theme"] == "sectors").all()
@@ -224,7 +232,9 @@ def test_run_tables_carry_segment_themes_agreement_and_composition(sample_run):
                  "codebook_audit", "topic_drilldown", "source_drilldown", "theme_examples"):  # fmt: skip
         assert (tables / f"{name}.csv").is_file(), name
     trends = pd.read_csv(tables / "theme_trends.csv")
-    assert {"slope_per_year", "adjusted_slope_per_year", "raw_direction", "direction", "sources"} <= set(trends)
+    assert {"slope_per_year", "adjusted_slope_per_year", "raw_direction", "direction", "sources"} <= set(
+        trends
+    )
     representative = pd.read_csv(tables / "representative_segments.csv", keep_default_na=False)
     assert {"title", "url", "date", "source", "doc_id"} <= set(representative)
     segments = pd.read_parquet(run_dir / "segments.parquet")

@@ -45,7 +45,7 @@ def test_rules_apply_in_order_and_name_what_they_left_out() -> None:
     assert rules["d1#0"] == "dated before 2024-03-01"
     assert rules["d2#2"] == ""
     assert selection.summary["kept"] == {"segments": 1, "documents": 1}
-    assert [s["rule"] for s in selection.summary["steps"]][0] == "input"
+    assert selection.summary["steps"][0]["rule"] == "input"
     assert sum(s.get("segments_left_out", 0) for s in selection.summary["steps"]) == 5
 
 
@@ -83,4 +83,6 @@ def test_select_corpus_accounts_for_every_document_in_the_ledger() -> None:
     # no kept duplicate points to a segment that is gone
     targets = set(segments.loc[segments["duplicate_of"] != "", "duplicate_of"])
     assert targets <= set(segments["segment_id"])
-    assert selected.summary()["documents"]["excluded"] == len(documents) - int((documents["status"] == "used").sum())
+    assert selected.summary()["documents"]["excluded"] == len(documents) - int(
+        (documents["status"] == "used").sum()
+    )

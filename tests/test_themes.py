@@ -318,7 +318,11 @@ def test_codebook_audit_counts_segments_per_term_and_flags_general_ones(codebook
     texts = ["La santé des citoyens.", "La santé publique.", "Le match.", "Télémédecine et santé."]
     audit = codebook_audit(texts, codebook, languages=["fr"] * 4, generic_share=0.3)
     rows = audit.set_index(["theme", "term"])
-    assert rows.loc[("sectors", "télémédecine"), ["n_segments", "segment_share", "flag"]].tolist() == [1, 0.25, ""]
+    assert rows.loc[("sectors", "télémédecine"), ["n_segments", "segment_share", "flag"]].tolist() == [
+        1,
+        0.25,
+        "",
+    ]
     santé = rows.loc[("sectors", "santé")]
     assert santé["kind"] == "generic" and santé["n_segments"] == 3 and santé["n_counted"] == 1
 
