@@ -309,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"topics: {data['topics'].get('n_topics')} "
                 f"(outliers {data['topics'].get('outlier_share', 0):.0%}) → {args.out / 'topics.csv'}"
             )
+        findings = data.get("findings") or {}
+        if findings.get("segments_carrying"):
+            carrying = ", ".join(f"{k} {v}" for k, v in findings["segments_carrying"].items())
+            print(f"segments carrying each theme (segment themes, several per segment allowed): {carrying}")
+        for warning in findings.get("warnings", []):
+            print(f"WARNING: {warning}")
         print(
             "stages: "
             + ", ".join(f"{c.name} {c.seconds:.1f}s/{c.peak_rss_mb:.0f} MB" for c in result.manifest.costs)

@@ -344,7 +344,17 @@ def findings_summary(tables: dict[str, pd.DataFrame], config: RunConfig) -> dict
         "comparison": tables["theme_comparison"].attrs.get("note", "")
         if "theme_comparison" in tables
         else "",
+        "segments_carrying": _segments_carrying(tables),
     }
+
+
+def _segments_carrying(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Segments carrying each theme (segment route), largest first, from the agreement table."""
+    agreement = tables.get("theme_agreement")
+    if agreement is None or not len(agreement):
+        return {}
+    ordered = agreement.sort_values("n_segment_route", ascending=False)
+    return {str(k): int(v) for k, v in zip(ordered["theme"], ordered["n_segment_route"], strict=True) if v}
 
 
 def write_run_report(manifest: Manifest, tables: dict[str, pd.DataFrame], figures: list[Path]) -> Path:
