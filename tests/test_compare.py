@@ -111,3 +111,27 @@ def test_corrections_match_their_definitions() -> None:
     p = np.array([0.01, 0.04, 0.03, 0.5])
     assert holm(p).tolist() == pytest.approx([0.04, 0.09, 0.09, 0.5])
     assert benjamini_hochberg(p).tolist() == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
+
+
+def test_comparison_figure_and_report_warnings(tmp_path) -> None:
+    import matplotlib.pyplot as plt
+
+    from analysis.figures import plot_theme_comparison
+    from analysis.report import write_report
+
+    segments = planted(shift=True, change=True)
+    findings = FindingsConfig(compare_date="2021-01-01", n_permutations=200)
+    table = compare_themes(segments, KEYS, TABLES, findings)
+    fig, ax = plot_theme_comparison(table)
+    assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(table["theme"])
+    assert "FLAG" in ax.get_title(loc="left")  # the two periods rest on different outlets
+    plt.close(fig)
+    trends, _ = adjusted_trends(segments, KEYS, TABLES, FindingsConfig())
+    info = composition(segments, TABLES, FindingsConfig())
+    page = write_report(
+        tmp_path, title="t", manifest={}, ledger_summary={}, tables={"theme_trends": trends}, figures=[],
+        findings={"theme_source": "segment", "warnings": info["warnings"]},
+    )  # fmt: skip
+    html = page.read_text(encoding="utf-8")
+    assert html.count('class="warning"') == len(info["warnings"]) >= 2
+    assert "adjusted_slope_per_year" in html and "segment themes" in html
