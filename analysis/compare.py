@@ -242,26 +242,37 @@ def adjusted_trends(
     )  # (B, P, K)
     raw = _wls_slope(x, share, weight)
     raw_low, raw_high = _interval(_wls_slope(x, rep, weight), config.confidence)
-    # Adjusted: source fixed effects over cells.
+    # Adjusted: source fixed effects over cells. A cell of fewer than min_docs_per_cell documents is
+    # left out: its share is noise, and resampling one article gives it no variance at all.
     sources = np.array([c[0] for c in cells])
     cx = np.array([c[2] for c in cells])
     cw = np.array([c[3] for c in cells], dtype=float)
     cy = np.array([c[4] / c[5] for c in cells])  # (C, K)
     crep = np.stack([c[6] / np.where(c[7] == 0, 1, c[7])[:, None] for c in cells], axis=1)  # (B, C, K)
-    adjusted = _fixed_effects_slope(cx, cy, cw, sources)
+    big = cw >= config.min_docs_per_cell
+    spans = {s for s in set(sources[big]) if len(set(cx[big & (sources == s)])) >= 2}
+    used = big & np.isin(sources, list(spans))
+    adjusted = (
+        _fixed_effects_slope(cx[used], cy[used], cw[used], sources[used])
+        if used.any()
+        else np.full(K, np.nan)
+    )
     if np.all(np.isnan(adjusted)):
         adj_low = adj_high = adjusted
         adjusted_direction = [
-            "n/a (no source spans two periods: change and composition cannot be told apart)"
+            "n/a (no source has two periods of enough documents: change and composition cannot be told apart)"
         ] * K
     else:
-        adj_low, adj_high = _interval(_fixed_effects_slope(cx, crep, cw, sources), config.confidence)
+        adj_low, adj_high = _interval(
+            _fixed_effects_slope(cx[used], crep[:, used], cw[used], sources[used]), config.confidence
+        )
         adjusted_direction = _direction(adj_low, adj_high)
     table = table.assign(
         slope_per_year=raw, ci_low=raw_low, ci_high=raw_high, raw_direction=_direction(raw_low, raw_high),
         adjusted_slope_per_year=adjusted, adjusted_ci_low=adj_low, adjusted_ci_high=adj_high,
         direction=adjusted_direction, first_period_share=share[0], last_period_share=share[-1],
-        change=share[-1] - share[0], n_documents=len(docs.frame),
+        change=share[-1] - share[0], n_documents=len(docs.frame), adjusted_n_documents=int(cw[used].sum()),
+        adjusted_sources=", ".join(sorted(spans)),
         sources=_mix_text(_mix(docs.frame["source"]), top=5), languages=_mix_text(_mix(docs.frame["language"])),
         flag=flag,
     )  # fmt: skip
@@ -271,15 +282,14 @@ def adjusted_trends(
             "theme_source": findings.theme_source,
             "note": f"themes from {findings.theme_source}s; slopes in share per year; raw = pooled period "
             "shares, adjusted = within-source (source fixed effects); direction from the adjusted "
-            f"{config.confidence:.0%} interval (bootstrap over documents within source × period)"
+            f"{config.confidence:.0%} interval (bootstrap over documents within source × period; cells of "
+            f"at least {config.min_docs_per_cell} documents, sources with two such periods: adjusted_sources)"
             + (f"; FLAG: {flag}" if flag else ""),
         }
     )
     by_source_rows = []
-    for source in sorted(set(sources)):
-        mine = sources == source
-        if mine.sum() < 2:
-            continue
+    for source in sorted(spans):
+        mine = used & (sources == source)
         slope = _wls_slope(cx[mine], cy[mine], cw[mine])
         low, high = _interval(_wls_slope(cx[mine], crep[:, mine], cw[mine]), config.confidence)
         for k, key in enumerate(docs.keys):
@@ -296,7 +306,10 @@ def adjusted_trends(
                 }
             )
     by_source = pd.DataFrame(by_source_rows)
-    by_source.attrs["note"] = f"the trend within each source seen in two or more {config.period}s"
+    by_source.attrs["note"] = (
+        f"the trend within each source with two or more {config.period}s of at least "
+        f"{config.min_docs_per_cell} documents"
+    )
     return table, by_source
 
 

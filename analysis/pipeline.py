@@ -438,7 +438,14 @@ def build_tables(
         "composition_by_period": info["by_period"],
         "composition_by_language": info["by_language"],
     }
-    result["composition_by_period"].attrs["warnings"] = info["warnings"]
+    warnings = list(info["warnings"])
+    if len(trends) and trends["adjusted_slope_per_year"].isna().all() and "slope_per_year" in trends:
+        if trends["slope_per_year"].notna().any():
+            warnings.append(
+                "No source has two periods with enough documents, so no trend can be separated from the change "
+                "of sources: the raw slopes are composition as much as change; do not read them as trends."
+            )
+    result["composition_by_period"].attrs["warnings"] = warnings
     if findings.compare_date or findings.compare_by:
         result["theme_comparison"] = compare.compare_themes(segments, keys, cfg, findings)
     if "seg_themes" in segments:
