@@ -439,12 +439,12 @@ def build_tables(
         "composition_by_language": info["by_language"],
     }
     warnings = list(info["warnings"])
-    if len(trends) and trends["adjusted_slope_per_year"].isna().all() and "slope_per_year" in trends:
-        if trends["slope_per_year"].notna().any():
-            warnings.append(
-                "No source has two periods with enough documents, so no trend can be separated from the change "
-                "of sources: the raw slopes are composition as much as change; do not read them as trends."
-            )
+    no_adjusted = len(trends) and trends["adjusted_slope_per_year"].isna().all()
+    if no_adjusted and "slope_per_year" in trends and trends["slope_per_year"].notna().any():
+        warnings.append(
+            "No source has two periods with enough documents, so no trend can be separated from the change "
+            "of sources: the raw slopes are composition as much as change; do not read them as trends."
+        )
     result["composition_by_period"].attrs["warnings"] = warnings
     if findings.compare_date or findings.compare_by:
         result["theme_comparison"] = compare.compare_themes(segments, keys, cfg, findings)
