@@ -366,3 +366,17 @@ def test_agreement_flags_a_topic_whose_segments_do_not_carry_its_theme() -> None
     by_theme = result["by_theme"].set_index("theme")
     assert by_theme.loc["sectors", "share_carried_by_segment"] == pytest.approx(2 / 3)
     assert 0 < result["kappa"] < 1
+
+
+def test_codebook_audit_command_writes_every_term(tmp_path, capsys) -> None:
+    from analysis.cli import main
+    from analysis.pipeline import SAMPLE_CORPUS
+
+    out = tmp_path / "audit.csv"
+    assert main(["codebook-audit", str(SAMPLE_CORPUS), "--out", str(out)]) == 0
+    audit = pd.read_csv(out, keep_default_na=False)
+    codebook = load_codebook()
+    assert len(audit) == sum(len(t.all_terms()) for t in codebook.themes)  # one row per listed term
+    assert audit.loc[audit["term"] == "Vantara", "n_segments"].empty  # codebook terms only
+    assert (audit["segment_share"].between(0, 1)).all() and audit["n_segments"].max() > 0
+    assert "written:" in capsys.readouterr().out
