@@ -349,12 +349,9 @@ def findings_summary(tables: dict[str, pd.DataFrame], config: RunConfig) -> dict
 
 
 def _segments_carrying(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Segments carrying each theme (segment route), largest first, from the agreement table."""
+    """Segments (outliers included) carrying each theme on the segment route, largest first."""
     agreement = tables.get("theme_agreement")
-    if agreement is None or not len(agreement):
-        return {}
-    ordered = agreement.sort_values("n_segment_route", ascending=False)
-    return {str(k): int(v) for k, v in zip(ordered["theme"], ordered["n_segment_route"], strict=True) if v}
+    return dict(agreement.attrs.get("carrying", {})) if agreement is not None else {}
 
 
 def write_run_report(manifest: Manifest, tables: dict[str, pd.DataFrame], figures: list[Path]) -> Path:
@@ -452,6 +449,8 @@ def build_tables(
         agreement = theme_agreement(segments, keys)
         result["theme_agreement"] = agreement["by_theme"]
         result["theme_agreement"].attrs["kappa"] = agreement["kappa"]
+        carried = pd.Series([k for labels in segments["seg_themes"] for k in labels]).value_counts()
+        result["theme_agreement"].attrs["carrying"] = {str(k): int(v) for k, v in carried.items()}
         result["topic_agreement"] = agreement["by_topic"]
         result["theme_examples"] = tables.theme_examples(segments, n=2)
     result["representative_segments"] = tables.representative_segments(segments, topics=topics, n=3)
