@@ -26,7 +26,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [ConfigError, FileNotFoundError]
     for module, name in (
         ("analysis.corpus", "CorpusError"),
-        ("analysis.embed", "EncoderUnavailableError"),
+        ("analysis.encoders", "EncoderUnavailableError"),
         ("analysis.themes", "CodebookError"),
         ("analysis.evaluate", "EvaluationError"),
     ):
@@ -91,11 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", "the whole job: corpus → topics → tables → figures → report.html"),
     ):
         sub = add(name, text, source_required=False)
-        sub.add_argument("--model", help='encoder: hub name, local folder, or "offline" (no download)')
+        sub.add_argument(
+            "--model",
+            help='encoder: "use-multilingual-v3" (the default, no download), or a sentence-transformers hub name or local folder',
+        )
         sub.add_argument(
             "--no-fallback",
             action="store_true",
-            help="fail instead of falling back to the offline encoder when the model is unavailable",
+            help="fail instead of falling back to the default encoder when the model is unavailable",
         )
         sub.add_argument("--cache-dir", help="embedding cache folder")
         sub.add_argument("--seed", type=int, help="random seed for UMAP/HDBSCAN and bootstraps")
@@ -303,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             encoder = data["encoder"]
             print(f"encoder: {encoder.get('name')} ({encoder.get('kind')})")
             if encoder.get("fallback_reason"):
-                print(f"WARNING: offline fallback encoder used: {encoder['fallback_reason']}")
+                print(f"WARNING: fallback encoder used: {encoder['fallback_reason']}")
         if "topics" in data:
             print(
                 f"topics: {data['topics'].get('n_topics')} "

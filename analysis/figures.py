@@ -4,7 +4,7 @@ Two layers, as in datamapplot: renderers `plot_*(table, *, ax=None, ...) -> (fig
 table and never save or show; `figure_*` functions lay out small multiples of a renderer. Only
 `save_figure` writes files, and it adds the footer (corpus, segments, encoder, run date) so that a
 figure pasted into a paper still says where it came from, and a loud note when the encoder was the
-offline fallback. Figures are sized for a 6.5-inch page with text of at least 8 pt, use
+fallback encoder. Figures are sized for a 6.5-inch page with text of at least 8 pt, use
 colour-blind-safe colours (Okabe–Ito, cividis), and draw Arabic with DejaVu Sans, which has Arabic
 and Tifinagh glyphs; matplotlib ≥ 3.11 shapes Arabic and lays it right to left itself, so labels
 are passed as they are (the old arabic_reshaper + python-bidi trick would now reverse them).
@@ -93,7 +93,7 @@ class FigureFooter:
 
     @property
     def fallback_reason(self) -> str:
-        """Why the offline fallback encoder was used, or "" when the requested encoder ran."""
+        """Why a fallback encoder stood in for the requested one, or "" when the requested encoder ran."""
         return encoder_fallback_reason(self.encoder)
 
     def lines(self) -> list[str]:
@@ -105,9 +105,13 @@ class FigureFooter:
         if self.fallback_reason:
             requested = self.encoder.get("requested_model", "") if isinstance(self.encoder, Mapping) else ""
             lines += textwrap.wrap(
-                "OFFLINE FALLBACK ENCODER: "
-                + (f"{requested} could not be loaded, so " if requested else "")
-                + "topics rest on the offline encoder, not a multilingual model; treat them as provisional"
+                "FALLBACK ENCODER: "
+                + (
+                    f"{requested} could not be loaded, so "
+                    if requested
+                    else "the requested model could not be loaded, so "
+                )
+                + f"topics rest on {self.encoder_name} instead; compare before citing them"
                 " (the reason is in manifest.json).",
                 100,
             )
@@ -115,11 +119,12 @@ class FigureFooter:
 
 
 def encoder_fallback_reason(encoder: str | Mapping[str, Any] | None) -> str:
-    """Why an encoder identity says the offline fallback replaced the requested model ("" if it did not)."""
+    """Why an encoder identity records a fallback for the requested model ("" if it records none).
+
+    Read from the identity's `fallback_reason` field, never guessed from the encoder's name."""
     if isinstance(encoder, Mapping):
-        reason = encoder.get("fallback_reason") or encoder.get("fallback") or ""
-        return "fallback" if reason is True else str(reason)
-    return "fallback" if "fallback" in str(encoder or "").lower() else ""
+        return str(encoder.get("fallback_reason") or "")
+    return ""
 
 
 def save_figure(

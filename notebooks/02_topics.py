@@ -21,8 +21,9 @@
 # to a theme of the codebook (`analysis/data/codebook.toml`). Same function as
 # `python -m analysis topics`, same configuration file.
 #
-# Without network access the default model cannot be downloaded: the run then uses the offline
-# encoder, says so, and writes it into the manifest and every figure's footer.
+# The default encoder, Google's multilingual Universal Sentence Encoder v3, ships inside a Python
+# package: no download, the same vectors on every machine. A sentence-transformers model named in the
+# configuration that cannot be loaded is replaced by it, loudly (manifest and every figure's footer).
 
 # %%
 from pathlib import Path

@@ -30,8 +30,8 @@ def test_toml_sections_override_defaults_and_lists_become_tuples(tmp_path):
 
 def test_corpus_description_config_block_is_read(tmp_path):
     path = tmp_path / "corpus.toml"
-    path.write_text('[[inputs]]\npath = "x.csv"\n[config.embed]\nmodel = "offline"\n', encoding="utf-8")
-    assert RunConfig.from_toml(path).embed.model == "offline"
+    path.write_text('[[inputs]]\npath = "x.csv"\n[config.embed]\nmodel = "my/model"\n', encoding="utf-8")
+    assert RunConfig.from_toml(path).embed.model == "my/model"
 
 
 @pytest.mark.parametrize(
@@ -70,14 +70,14 @@ def test_command_line_options_override_the_config_file(tmp_path):
             "--seed",
             "7",
             "--model",
-            "offline",
+            "my/model",
             "--languages",
             "ar, fr,en,ber",
             "--no-fallback",
         ]
     )
     config = config_from_args(args)
-    assert config.embed.model == "offline"
+    assert config.embed.model == "my/model"
     assert config.embed.fallback == "error"
     assert config.topics.seed == 7 and config.tables.seed == 7
     assert config.corpus.languages == ("ar", "fr", "en", "ber")

