@@ -123,10 +123,10 @@ def apply_curation(
         log.append(f"merged topics {list(group[1:])} into {keep}")
     segment_topic = segments["topic"].map(lambda t: target.get(int(t), int(t)))
     merged_away = [t for t, k in target.items() if k != t]
-    sizes = segment_topic.value_counts()
+    if "size" in topics:  # the fitted sizes (modelled segments) of a merged group add up
+        fitted_size = topics.groupby(topics["topic"].map(lambda t: target.get(int(t), int(t))))["size"].sum()
+        topics["size"] = topics["topic"].map(fitted_size).fillna(0).astype(int)
     topics = topics[~topics["topic"].isin(merged_away)].copy()
-    if "size" in topics:
-        topics["size"] = topics["topic"].map(sizes).fillna(0).astype(int)
     for number, label in sorted(rename.items()):
         check(number, "[rename]")
         if number in merged_away:
