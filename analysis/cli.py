@@ -16,7 +16,16 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from analysis.config import ConfigError, Period, RunConfig, SegmentUnit, TopicMode
+from analysis.config import (
+    ConfigError,
+    PAdjust,
+    Period,
+    RunConfig,
+    SegmentUnit,
+    SelectLevel,
+    ThemeSource,
+    TopicMode,
+)
 
 EXIT_USER_ERROR = 2
 
@@ -70,6 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="continue the run in RUN_DIR (same SOURCE and settings), reusing its completed stages",
         )
+        select = sub.add_argument_group("selecting the sub-corpus ([select] in a config file)")
+        select.add_argument(
+            "--select",
+            metavar="KEYWORDS",
+            help='keyword list: "ai" (packaged AI and digital policy) or a TOML file',
+        )
+        select.add_argument(
+            "--select-terms", metavar="T1,T2", help="extra terms, comma-separated, any language"
+        )
+        select.add_argument(
+            "--select-regex", action="append", metavar="REGEX", help="regex on the raw text (repeatable)"
+        )
+        select.add_argument("--select-themes", metavar="K1,K2", help="codebook theme keys whose terms select")
+        select.add_argument("--date-from", metavar="YYYY-MM-DD", help="first date kept (inclusive)")
+        select.add_argument("--date-to", metavar="YYYY-MM-DD", help="last date kept (inclusive)")
+        select.add_argument("--sources", metavar="S1,S2", help="sources kept, comma-separated")
+        select.add_argument("--select-languages", metavar="L1,L2", help="segment languages kept, e.g. ar,fr")
+        select.add_argument(
+            "--select-level", choices=typing.get_args(SelectLevel), help="segment (default) or document"
+        )
         return sub
 
     add(
@@ -97,7 +126,29 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--mode", choices=typing.get_args(TopicMode), help="use of the codebook")
         sub.add_argument("--codebook", help="theme codebook TOML (default: the packaged one)")
         sub.add_argument("--period", choices=typing.get_args(Period), help="time grouping for trends")
+        findings = sub.add_argument_group("findings ([findings] in a config file)")
+        findings.add_argument(
+            "--theme-source", choices=typing.get_args(ThemeSource),
+            help="theme shares from each segment's own themes (default) or from its topic's theme",
+        )  # fmt: skip
+        findings.add_argument("--compare-date", metavar="YYYY-MM-DD", help="compare before / from this date")
+        findings.add_argument("--compare-by", metavar="COLUMN", help="compare two groups of this column")
+        findings.add_argument("--compare-groups", metavar="A,B", help="the two values of --compare-by")
+        findings.add_argument("--p-adjust", choices=typing.get_args(PAdjust), help="correction over themes")
 
+    cu = commands.add_parser(
+        "curate", help="apply a curation.toml to a run folder (no refit); rebuild tables, figures, report"
+    )
+    cu.add_argument("run_dir", type=Path, help="a run folder written by `run`")
+    cu.add_argument(
+        "file", type=Path, help="curation TOML: hide, [rename], [[merge]], [theme] (see analysis/curate.py)"
+    )
+    au = commands.add_parser(
+        "codebook-audit", help="each codebook term's hits and share of segments in a corpus or run folder"
+    )
+    au.add_argument("source", help="a run folder (its segments.parquet) or any corpus SOURCE")
+    au.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    au.add_argument("--codebook", help="theme codebook TOML (default: the packaged one)")
     ev = commands.add_parser("evaluate", help="coherence, diversity, stability and validity of a run folder")
     ev.add_argument("run_dir", type=Path, help="a run folder written by `topics` or `run`")
     ev.add_argument("--out", type=Path, help="ignored alias kept for symmetry; results go into RUN_DIR")
@@ -139,7 +190,39 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         topics["codebook"] = args.codebook
     if getattr(args, "period", None):
         tables["period"] = args.period
-    return config.replace(corpus=corpus, embed=embed, topics=topics, tables=tables)
+    return config.replace(
+        corpus=corpus, embed=embed, topics=topics, tables=tables, select=_select_options(args),
+        findings=_findings_options(args),
+    )  # fmt: skip
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def _select_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for name, key in (("select", "keywords"), ("date_from", "date_from"), ("date_to", "date_to"),
+                      ("select_level", "level")):  # fmt: skip
+        if getattr(args, name, None):
+            options[key] = getattr(args, name)
+    for name, key in (("select_terms", "terms"), ("select_themes", "themes"), ("sources", "sources"),
+                      ("select_languages", "languages")):  # fmt: skip
+        if getattr(args, name, None):
+            options[key] = _split(getattr(args, name))
+    if getattr(args, "select_regex", None):
+        options["regex"] = tuple(args.select_regex)
+    return options
+
+
+def _findings_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for name in ("theme_source", "compare_date", "compare_by", "p_adjust"):
+        if getattr(args, name, None):
+            options[name] = getattr(args, name)
+    if getattr(args, "compare_groups", None):
+        options["compare_groups"] = _split(args.compare_groups)
+    return options
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -176,6 +259,29 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_selection(selection: dict[str, Any]) -> str:
+    """What the selection rules kept: the funnel, the content rules, sources and languages."""
+    lines = [f"selection ({selection.get('level')} level):"]
+    for step in selection.get("steps", []):
+        left = f", {step['segments_left_out']} left out" if "segments_left_out" in step else ""
+        lines.append(
+            f"  {step['rule']}: {step['segments']} segments, {step['documents']} documents kept{left}"
+        )
+    for title, key in (("kept by content rule", "kept_by_content_rule"), ("kept by source", "kept_by_source"),
+                       ("kept by language", "kept_by_language"), ("most frequent matches", "top_matches")):  # fmt: skip
+        block = selection.get(key) or {}
+        if block:
+            lines.append(f"  {title}:")
+            for name, value in list(block.items())[:10]:
+                shown = (
+                    f"{value['segments']} segments, {value['documents']} documents"
+                    if isinstance(value, dict)
+                    else value
+                )
+                lines.append(f"    {name}  {shown}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -193,6 +299,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nwritten: {args.run_dir / 'evaluation.json'}")
             return 0
 
+        if args.command == "curate":
+            result = pipeline.run_curate(args.run_dir, args.file)
+            for change in result.manifest.data["curation"]["changes"]:
+                print(change)
+            print(f"report: {result.report}")
+            return 0
+        if args.command == "codebook-audit":
+            audit = pipeline.run_codebook_audit(args.source, args.out, codebook=args.codebook)
+            flagged = audit[audit["flag"] != ""]
+            print(f"{len(audit)} terms, {len(flagged)} flagged generic? (share above the threshold):")
+            for row in flagged.head(30).itertuples():
+                print(
+                    f"  {row.theme:<24} {row.language:<6} {row.term:<28} {row.segment_share:6.2%}  ({row.n_segments})"
+                )
+            print(f"written: {args.out}")
+            return 0
         config = config_from_args(args)
         runner = {"corpus": pipeline.run_corpus, "topics": pipeline.run_topics, "run": pipeline.run_all}
         result = runner[args.command](
@@ -200,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         data = result.manifest.data
         print(format_summary(data.get("corpus", {})))
+        if "selection" in data:
+            print(format_selection(data["selection"]))
         if "encoder" in data:
             encoder = data["encoder"]
             print(f"encoder: {encoder.get('name')} ({encoder.get('kind')})")
@@ -210,6 +334,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"topics: {data['topics'].get('n_topics')} "
                 f"(outliers {data['topics'].get('outlier_share', 0):.0%}) → {args.out / 'topics.csv'}"
             )
+        findings = data.get("findings") or {}
+        if findings.get("segments_carrying"):
+            carrying = ", ".join(f"{k} {v}" for k, v in findings["segments_carrying"].items())
+            print(f"segments carrying each theme (segment themes, several per segment allowed): {carrying}")
+        for warning in findings.get("warnings", []):
+            print(f"WARNING: {warning}")
         print(
             "stages: "
             + ", ".join(f"{c.name} {c.seconds:.1f}s/{c.peak_rss_mb:.0f} MB" for c in result.manifest.costs)

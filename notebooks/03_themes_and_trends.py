@@ -43,7 +43,9 @@ RUN_DIR = ROOT / "runs" / "notebooks"
 FIGURES = ROOT / "figures"
 
 result = pipeline.load_run(RUN_DIR)
-tables = pipeline.build_tables(result.segments, result.topic_result.topics, CONFIG)
+tables = pipeline.build_tables(
+    result.segments, result.topic_result.topics, CONFIG, codebook=result.topic_result.codebook
+)
 footer = pipeline.figure_footer(result)
 sorted(tables)
 
@@ -82,6 +84,40 @@ save_figure(fig, FIGURES / "03_theme_shares_over_time", footer=footer, formats=C
 
 # %%
 tables["theme_trends"]
+
+# %% [markdown]
+# ## Change or composition? Raw and adjusted trends
+#
+# The raw slope pools every outlet; the adjusted slope compares each outlet with itself (source
+# fixed effects), so a theme does not "rise" because the corpus switched to an outlet that covers it
+# more. `direction` reads the adjusted interval; `flag` says when the source mix shifts or a language
+# is one outlet.
+
+# %%
+tables["theme_trends"][["theme", "slope_per_year", "raw_direction", "adjusted_slope_per_year", "direction", "flag"]]
+
+# %% [markdown]
+# ## Do the topic themes hold at segment level?
+#
+# Share of each topic's segments that carry its mapped theme as their own; flagged topics deserve a look
+# before they are quoted.
+
+# %%
+tables["topic_agreement"]
+
+# %% [markdown]
+# ## Curating by hand, without refitting
+#
+# The same function as `python -m analysis curate RUN_DIR curation.toml`: here in memory, clearing the
+# theme of topic 0 and hiding it from the charts.
+
+# %%
+from analysis.curate import Curation, apply_curation
+
+curated_segments, curated_topics, changes = apply_curation(
+    result.segments, result.topic_result.topics, Curation(theme={0: "other"}, hide=(0,))
+)
+changes
 
 # %% [markdown]
 # ## What the topics say: representative segments per topic and language

@@ -185,3 +185,93 @@ def test_topics_on_the_seed_articles_name_topics_in_arabic_and_french(tmp_path):
     assert topics["theme"].ne("").all()
     manifest = json.loads((tmp_path / "seeds" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["encoder"]["name"] == "use-multilingual-v3"
+
+
+CURATION = """hide = [1]
+
+[rename]
+0 = "Renamed by hand"
+
+[[merge]]
+topics = [2, 3]
+label = "Two topics as one"
+
+[theme]
+1 = "other"
+0 = "sectors"
+"""
+
+
+def test_curation_round_trips_without_refitting(sample_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(sample_run[0], run_dir)
+    curation = tmp_path / "curation.toml"
+    curation.write_text(CURATION, encoding="utf-8")
+    fitted = pd.read_csv(run_dir / "model" / "topics.csv", keep_default_na=False)
+    assert main(["curate", str(run_dir), str(curation)]) == 0
+
+    def outputs() -> dict[str, bytes]:
+        files = [
+            *sorted((run_dir / "tables").glob("*.csv")),
+            run_dir / "topics.csv",
+            run_dir / "segments.parquet",
+        ]
+        return {p.name: p.read_bytes() for p in files}
+
+    first = outputs()
+    topics = pd.read_csv(run_dir / "topics.csv", keep_default_na=False).set_index("topic")
+    segments = pd.read_parquet(run_dir / "segments.parquet")
+    assert (
+        3 not in topics.index and topics.loc[2, "size"] == fitted.set_index("topic").loc[[2, 3], "size"].sum()
+    )
+    assert (
+        topics.loc[0, "label"] == "0 · Renamed by hand" and topics.loc[2, "label"] == "2 · Two topics as one"
+    )
+    assert topics.loc[0, "theme"] == "sectors" and topics.loc[1, "theme"] == "other"
+    assert topics.loc[1, "hidden"] in (True, "True") and (segments["topic"] != 3).all()
+    assert (segments.loc[segments["topic"] == 0, "theme"] == "sectors").all()
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["curation"]["sha256"] and "merged topics [3] into 2" in manifest["curation"]["changes"]
+    assert "Curation" in (run_dir / "report.html").read_text(encoding="utf-8")
+    # applied again (to the fitted tables, not on top of the curated ones): the same outputs
+    assert main(["curate", str(run_dir), str(curation)]) == 0
+    assert outputs() == first
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[theme]\n0 = 'footbal'\n", encoding="utf-8")
+    assert main(["curate", str(run_dir), str(bad)]) == 2
+
+
+def test_run_tables_carry_segment_themes_agreement_and_composition(sample_run):
+    run_dir, _ = sample_run
+    tables = run_dir / "tables"
+    for name in ("theme_agreement", "topic_agreement", "theme_trends_by_source", "composition_by_period",
+                 "codebook_audit", "topic_drilldown", "source_drilldown", "theme_examples"):  # fmt: skip
+        assert (tables / f"{name}.csv").is_file(), name
+    trends = pd.read_csv(tables / "theme_trends.csv")
+    assert {"slope_per_year", "adjusted_slope_per_year", "raw_direction", "direction", "sources"} <= set(
+        trends
+    )
+    representative = pd.read_csv(tables / "representative_segments.csv", keep_default_na=False)
+    assert {"title", "url", "date", "source", "doc_id"} <= set(representative)
+    segments = pd.read_parquet(run_dir / "segments.parquet")
+    assert {"seg_themes", "seg_theme", "seg_theme_score"} <= set(segments)
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["findings"]["theme_source"] == "segment"
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "How to read these findings" in html and "segment themes" in html
+
+
+def test_corpus_with_the_ai_list_accounts_for_what_it_left_out(tmp_path, capsys):
+    run_dir = tmp_path / "selected"
+    assert main(["corpus", "--out", str(run_dir), "--select-terms", "Vantara", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "selection (segment level)" in printed and "no keyword, regex or theme term matched" in printed
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    ledger = pd.read_csv(run_dir / "ledger.csv", keep_default_na=False)
+    documents = ledger[ledger["kind"] == "document"]
+    assert len(documents) == manifest["corpus"]["documents"]["inputs"]
+    counts = manifest["corpus"]["documents"]
+    assert counts["inputs"] == counts["used"] + counts["excluded"]
+    assert manifest["selection"]["kept"]["segments"] == len(pd.read_parquet(run_dir / "segments.parquet"))
