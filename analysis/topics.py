@@ -9,6 +9,7 @@ Scaling rules (n = number of segments fitted, i.e. without duplicates):
     min_topic_size (HDBSCAN min_cluster_size) = clamp(round(n / 100), 5, 50), at most 10 when nr_topics is set
     n_neighbors (UMAP)                         = clamp(round(sqrt(n)), 5, 15), and < n
     n_components (UMAP)                        = config.n_components, and <= n - 2
+    max_cluster_size (HDBSCAN)                 = max(round(n × max_topic_share), 10 × min_topic_size)
 
 Clustering, as measured for the default encoder on morocco-news (benchmarks/results/clustering.md):
 segments are centred by language before UMAP (`centre_by_language`), HDBSCAN selects clusters by
@@ -130,6 +131,7 @@ class ModelScale:
     n_neighbors: int
     n_components: int
     degraded: str = ""
+    max_cluster_size: int = 0  # 0: no cap
     n_clusters: int = 0  # KMeans k on the degraded path
 
 
@@ -161,7 +163,12 @@ def scale_parameters(n_segments: int, config: TopicConfig) -> ModelScale:
             ),
             n_clusters=_clamp(n_segments // 10, 1, 3),
         )
-    return ModelScale(n_segments, min_topic_size, n_neighbors, n_components)
+    max_cluster_size = 0
+    if config.max_topic_share is not None:
+        max_cluster_size = max(round(n_segments * config.max_topic_share), 10 * min_topic_size)
+    return ModelScale(
+        n_segments, min_topic_size, n_neighbors, n_components, max_cluster_size=max_cluster_size
+    )
 
 
 CENTRING_MIN_SEGMENTS = 20  # a smaller language group is centred on the corpus mean instead of its own
@@ -316,6 +323,7 @@ def build_topic_model(
         clusterer = HDBSCAN(
             min_cluster_size=scale.min_topic_size,
             min_samples=config.min_samples,
+            max_cluster_size=scale.max_cluster_size,
             metric="euclidean",
             cluster_selection_method=config.cluster_selection,
             prediction_data=True,
@@ -449,6 +457,7 @@ def fit_topics(
         "min_topic_size": scale.min_topic_size,
         "n_neighbors": scale.n_neighbors,
         "n_components": scale.n_components,
+        "max_cluster_size": scale.max_cluster_size,
         "cluster_selection": config.cluster_selection,
         "min_samples": config.min_samples,
         "centre_languages": bool(centred),

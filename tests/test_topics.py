@@ -19,7 +19,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 from sklearn.metrics import adjusted_rand_score
 
-from analysis.config import TopicConfig
+from analysis.config import ConfigError, TopicConfig
 from analysis.encoders import SentenceTransformerEncoder
 from analysis.themes import OTHER, dictionary_scores, load_codebook
 from analysis.topics import (
@@ -640,3 +640,12 @@ def test_centring_by_language_removes_the_language_offset_and_keeps_the_subject(
     assert np.isfinite(few).all() and np.linalg.norm(few[-1]) > 0.99
     with pytest.raises(ValueError, match="languages"):
         centre_by_language(raw, languages[:3])
+
+
+def test_no_topic_may_hold_more_than_its_share_of_the_segments() -> None:
+    # the cap that stops excess of mass from choosing a few giant clusters (morocco-news, seed 43)
+    assert scale_parameters(27926, TopicConfig()).max_cluster_size == 2793
+    assert scale_parameters(212, TopicConfig()).max_cluster_size == 50  # 10 × min_topic_size (5)
+    assert scale_parameters(27926, TopicConfig(max_topic_share=None)).max_cluster_size == 0
+    with pytest.raises(ConfigError, match="max_topic_share"):
+        TopicConfig(max_topic_share=0)
