@@ -33,9 +33,9 @@ h1 { font-size: 1.7rem; margin-bottom: .2rem; } h2 { border-bottom: 1px solid #c
 .banner { background: #b00020; color: #fff; padding: .9rem 1.2rem; font-weight: bold; border-radius: 4px; }
 figure { margin: 1.5rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: .9rem; color: #444; }
-table { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; }
+table { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; display: block; overflow-x: auto; }
 th, td { border: 1px solid #ddd; padding: .25rem .5rem; vertical-align: top; text-align: left; }
-th { background: #f3f3f3; } td { unicode-bidi: plaintext; }
+th { background: #f3f3f3; } td { unicode-bidi: plaintext; min-width: 5em; }
 .scroll { overflow-x: auto; } nav ul { columns: 2; }
 """
 # No script may run, whatever the content: the report has none, and corpus text must not add one.
