@@ -34,6 +34,7 @@ import matplotlib.pyplot as plt
 
 from analysis import pipeline
 from analysis.config import RunConfig
+from analysis.curate import Curation, apply_curation
 from analysis.figures import figure_shares_over_time, plot_share_heatmap, save_figure
 from analysis.tables import to_markdown
 
@@ -112,12 +113,10 @@ tables["topic_agreement"]
 # theme of topic 0 and hiding it from the charts.
 
 # %%
-from analysis.curate import Curation, apply_curation
-
 curated_segments, curated_topics, changes = apply_curation(
     result.segments, result.topic_result.topics, Curation(theme={0: "other"}, hide=(0,))
 )
-changes
+print(changes)
 
 # %% [markdown]
 # ## What the topics say: representative segments per topic and language
