@@ -263,10 +263,11 @@ def format_selection(selection: dict[str, Any]) -> str:
     """What the selection rules kept: the funnel, the content rules, sources and languages."""
     lines = [f"selection ({selection.get('level')} level):"]
     for step in selection.get("steps", []):
-        left = f", {step['segments_left_out']} left out" if "segments_left_out" in step else ""
-        lines.append(
-            f"  {step['rule']}: {step['segments']} segments, {step['documents']} documents kept{left}"
-        )
+        kept = f"{step['segments']} segments, {step['documents']} documents"
+        if "segments_left_out" in step:  # the rule names why segments were left out, not why others stayed
+            lines.append(f"  {step['segments_left_out']} segments left out ({step['rule']}): {kept} remain")
+        else:
+            lines.append(f"  {step['rule']}: {kept}")
     for title, key in (("kept by content rule", "kept_by_content_rule"), ("kept by source", "kept_by_source"),
                        ("kept by language", "kept_by_language"), ("most frequent matches", "top_matches")):  # fmt: skip
         block = selection.get(key) or {}
