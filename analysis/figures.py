@@ -649,9 +649,12 @@ def write_run_figures(
         fig = figure_shares_over_time(period_shares, trends=tables.get("theme_trends"))[0]
         trends = tables.get("theme_trends")
         if trends is not None and "flag" in trends and str(trends["flag"].iat[0]):
+            # below the footer's lines (outside the axes, so it never covers a tick label); the saved
+            # image grows to include it
+            below = -0.01 - (0.16 * len(footer.lines()) + 0.05) / fig.get_figheight()
             with report_style():
-                fig.text(0.01, 0.005, f"FLAG: {trends['flag'].iat[0]}: slopes are raw; the report gives the "
-                         "composition-adjusted trend", fontsize=7.5, color="#b00020", ha="left", va="bottom")  # fmt: skip
+                fig.text(0.005, below, _wrap(f"FLAG: {trends['flag'].iat[0]}: slopes are raw; the report gives the "
+                         "composition-adjusted trend", 150), fontsize=7.5, color="#b00020", ha="left", va="top")  # fmt: skip
         save(fig, "theme_shares_over_time")
         saved.append(
             write_interactive(
