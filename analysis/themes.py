@@ -15,11 +15,12 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis.encoders.base import Encoder
 from analysis.text import normalise_for_words
 
 PACKAGED_CODEBOOK = Path(__file__).parent / "data" / "codebook.toml"
@@ -42,12 +43,6 @@ _WORD = re.compile(r"\w+")
 
 class CodebookError(ValueError):
     """A codebook file that cannot be used; the message names the file, theme, field and fix."""
-
-
-class Encoder(Protocol):
-    """What `map_topics_to_themes` needs from an encoder (`analysis.encoders.Encoder`)."""
-
-    def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

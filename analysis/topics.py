@@ -52,10 +52,10 @@ from sklearn.feature_extraction.text import CountVectorizer
 from umap import UMAP
 
 from analysis.config import CorpusConfig, TopicConfig
+from analysis.encoders.base import Encoder
 from analysis.themes import (
     OTHER,
     Codebook,
-    Encoder,
     best_dictionary_theme,
     codebook_to_toml,
     dictionary_scores,
