@@ -391,7 +391,7 @@ def run_all(
         result.tables = build_tables(
             result.segments, result.topic_result.topics, config, codebook=result.topic_result.codebook
         )
-        write_tables(result.tables, run_dir)
+        write_tables(result.tables, run_dir, config)
         manifest.data["findings"] = findings_summary(result.tables, config)
     with manifest.stage("figures"):
         result.figures = build_figures(result, config)
@@ -405,14 +405,25 @@ def run_all(
     return result
 
 
-def write_tables(tables: dict[str, pd.DataFrame], run_dir: Path) -> None:
-    """RUN_DIR/tables/<name>.csv for every table (lists joined with "; ")."""
-    from analysis.tables import to_csv
+def write_tables(tables: dict[str, pd.DataFrame], run_dir: Path, config: RunConfig | None = None) -> None:
+    """RUN_DIR/tables/: a CSV per table, their notes, the Excel workbook, LaTeX and Markdown."""
+    from analysis.export import write_tables as write_table_files
 
-    tables_dir = run_dir / "tables"
-    tables_dir.mkdir(exist_ok=True)
-    for name, table in tables.items():
-        to_csv(table, tables_dir / f"{name}.csv")
+    write_table_files(tables, run_dir / "tables", theme_labels=theme_labels(config))
+
+
+def theme_labels(config: RunConfig | dict[str, Any] | None) -> dict[str, str]:
+    """Theme key → the codebook's label, for tables and the report; empty when the codebook is gone."""
+    from analysis.themes import CodebookError, load_codebook
+
+    if isinstance(config, dict):
+        path = config.get("topics", {}).get("codebook", "")
+    else:
+        path = config.topics.codebook if config is not None else ""
+    try:
+        return {theme.key: theme.label for theme in load_codebook(path or None).themes}
+    except (CodebookError, OSError):
+        return {}
 
 
 def findings_summary(tables: dict[str, pd.DataFrame], config: RunConfig) -> dict[str, Any]:
@@ -454,6 +465,7 @@ def write_run_report(manifest: Manifest, tables: dict[str, pd.DataFrame], figure
         findings=data.get("findings"),
         selection=data.get("selection"),
         curation=data.get("curation"),
+        theme_labels=theme_labels(data.get("config")),
     )
 
 
@@ -471,13 +483,19 @@ def run_evaluate(run_dir: str | Path, *, label_column: str | None = None, seeds:
         manifest.data["evaluation"] = json.loads((run_dir / "evaluation.json").read_text(encoding="utf-8"))
         manifest.write()
         if (run_dir / "report.html").is_file():
-            tables = {
-                p.stem: pd.read_csv(p, keep_default_na=False)
-                for p in sorted((run_dir / "tables").glob("*.csv"))
-            }
-            figures = sorted(p for p in (run_dir / "figures").glob("*") if p.is_file())
-            write_run_report(manifest, tables, figures)
+            rebuild_report(run_dir, manifest)
     return evaluation
+
+
+def rebuild_report(run_dir: str | Path, manifest: Manifest | None = None) -> Path:
+    """RUN_DIR/report.html again from the folder's manifest, tables (with their notes) and figures."""
+    from analysis.export import read_tables
+
+    run_dir = Path(run_dir)
+    if manifest is None:
+        manifest = Manifest(run_dir=run_dir, data=json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")))
+    figures = sorted(p for p in (run_dir / "figures").glob("*") if p.is_file() and p.suffix != ".json")
+    return write_run_report(manifest, read_tables(run_dir / "tables"), figures)
 
 
 def build_tables(
@@ -489,7 +507,7 @@ def build_tables(
     "topic" (its topic's theme); trends and comparisons count the segments carrying a theme
     (multi-label on the segment route). Without segment themes (`seg_themes`) the topic route is used.
     """
-    from analysis import compare, tables
+    from analysis import compare, drilldown, tables
     from analysis.themes import codebook_audit, theme_agreement
 
     cfg = tables.resolve_period(segments, config.tables)
@@ -537,10 +555,10 @@ def build_tables(
         carried = pd.Series([k for labels in segments["seg_themes"] for k in labels]).value_counts()
         result["theme_agreement"].attrs["carrying"] = {str(k): int(v) for k, v in carried.items()}
         result["topic_agreement"] = agreement["by_topic"]
-        result["theme_examples"] = tables.theme_examples(segments, n=2)
+        result["theme_examples"] = drilldown.theme_examples(segments, n=2)
     result["representative_segments"] = tables.representative_segments(segments, topics=topics, n=3)
-    result["topic_drilldown"] = tables.drilldown(segments[segments["topic"] != -1], ["topic", "source"])
-    result["source_drilldown"] = tables.drilldown(shares, ["source", "theme"])
+    result["topic_drilldown"] = drilldown.drilldown(segments[segments["topic"] != -1], ["topic", "source"])
+    result["source_drilldown"] = drilldown.drilldown(shares, ["source", "theme"])
     if codebook is not None:
         result["codebook_audit"] = codebook_audit(
             segments["text"].tolist(), codebook, languages=segments["language"].tolist()
@@ -625,7 +643,7 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
         result.segments = segments
         result.topic_result = dataclasses.replace(fitted, topics=topics)
         result.tables = build_tables(segments, topics, config, codebook=fitted.codebook)
-        write_tables(result.tables, result.run_dir)
+        write_tables(result.tables, result.run_dir, config)
         manifest.data["findings"] = findings_summary(result.tables, config)
         manifest.data["curation"] = {
             "file": str(curation.source),
@@ -642,7 +660,7 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
 def run_codebook_audit(source: str | Path, out: str | Path, *, codebook: str | None = None) -> pd.DataFrame:
     """`analysis.themes.codebook_audit` on a run folder's segments or a corpus; writes the CSV `out`."""
     from analysis.corpus import build_corpus
-    from analysis.tables import to_csv
+    from analysis.export import to_csv
     from analysis.themes import codebook_audit, load_codebook
 
     source = Path(source)

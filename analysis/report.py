@@ -1,15 +1,18 @@
-"""One self-contained HTML report per run: figures, tables, the ledger summary and the manifest.
+"""One self-contained HTML report per run that tells its story: summary, figures, tables, methods.
 
 The report is a single file a reader can e-mail or archive: PNG figures are embedded as data URIs
 and the CSS is inline. It contains no script at all: corpus text (titles, segments, topic words)
 is escaped everywhere, and a Content-Security-Policy forbids scripts in case anything slipped
-through. The interactive plotly figures are separate files next to it, linked from it.
+through; long tables fold with `<details>`, which needs none. The interactive figures are separate
+files next to it, linked from it. What the report says (summary, readings, methods) is written by
+`analysis.report_text`; the main tables come from `analysis.export.main_tables`.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -19,24 +22,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.export import main_tables
 from analysis.figures import encoder_fallback_reason
+from analysis.report_text import evaluation_rows, methods_section, summary_section
 
 MAX_TABLE_ROWS = 200  # longer tables are cut in the report; their CSV holds every row
 MAX_CELL_CHARS = 400  # long corpus text in a cell is shortened
+FOLD_ITEMS = 12  # dicts and lists longer than this are folded in <details>
+FIGURES_SIDECAR = "figures/figures.json"  # written by the figure layer: title, caption, files per figure
+_NO_CAPTION = "No caption was recorded for this figure (the run folder has no figures/figures.json entry for it)."
 
 _CSS = """
 body { font-family: "DejaVu Sans", "Noto Sans", "Segoe UI", Arial, sans-serif; margin: 2rem auto;
        max-width: 72rem; padding: 0 1.5rem; color: #1b1b1b; line-height: 1.45; }
 h1 { font-size: 1.7rem; margin-bottom: .2rem; } h2 { border-bottom: 1px solid #ccc; margin-top: 2.4rem; }
-.meta { color: #555; } .note { color: #555; font-size: .9rem; }
+.meta { color: #555; } .note { color: #555; font-size: .9rem; } .flag { color: #a04000; }
 .warning { background: #fff4e5; border-left: 4px solid #e07b00; padding: .5rem .9rem; }
 .banner { background: #b00020; color: #fff; padding: .9rem 1.2rem; font-weight: bold; border-radius: 4px; }
-figure { margin: 1.5rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { font-size: .9rem; color: #444; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
+dl.facts dt { font-weight: bold; } dl.facts dd { margin: 0; }
+figure { margin: 1.8rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: .9rem; color: #333; max-width: 60rem; }
+details { margin: .5rem 0; } summary { cursor: pointer; color: #0b4f8a; }
 table { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; display: block; overflow-x: auto; }
 th, td { border: 1px solid #ddd; padding: .25rem .5rem; vertical-align: top; text-align: left; }
 th { background: #f3f3f3; } td { unicode-bidi: plaintext; min-width: 5em; }
-.scroll { overflow-x: auto; } nav ul { columns: 2; }
+table.eval td:first-child { white-space: nowrap; font-weight: bold; }
+.scroll { overflow-x: auto; } nav ul { columns: 2; } ul.refs li { margin-bottom: .3rem; }
 """
 # No script may run, whatever the content: the report has none, and corpus text must not add one.
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -54,15 +66,16 @@ def write_report(
     findings: Mapping[str, Any] | None = None,
     selection: Mapping[str, Any] | None = None,
     curation: Mapping[str, Any] | None = None,
+    theme_labels: Mapping[str, str] | None = None,
 ) -> Path:
     """Write `run_dir/report.html` and return its path.
 
-    `figures` may list PNG, SVG, PDF and HTML files: each PNG is embedded, its SVG/PDF siblings and
-    the interactive HTML files are linked (relative to `run_dir`). `tables` are shown in the given
-    order, cut to MAX_TABLE_ROWS rows, with the notes their builders left in `DataFrame.attrs`.
-    `findings` (`pipeline.findings_summary`: theme route, composition warnings, agreement) opens the
-    report; `selection` (the selection summary) and `curation` (what a curation file changed) get
-    their own sections.
+    The page opens with a summary (corpus, selection, encoder, topics, the main differences and
+    trends with their intervals, composition warnings), then the figures in the order and with the
+    captions of `figures/figures.json` (any other PNG in `figures` follows, marked as uncaptioned),
+    the main tables wide, evaluation numbers with a reading each, every table folded, the methods
+    with references, and the inputs and manifest last. `figures` may list PNG, SVG, PDF and HTML
+    files; `theme_labels` maps theme keys to the codebook's labels.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -70,29 +83,36 @@ def write_report(
     missing = [str(f) for f in figures if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"write_report: figure file(s) not found: {missing}; write the figures first")
-    encoder = manifest.get("encoder", {})
-    sections = []
+    labels = dict(theme_labels or {})
+    summary = summary_section(manifest, tables, evaluation=evaluation, findings=findings,
+                              selection=selection, theme_labels=labels)  # fmt: skip
     if findings:
-        sections.append(("How to read these findings", _findings_section(findings, tables)))
-    sections.append(("Corpus and ledger", _render_value(ledger_summary)))
+        summary += "<h3>How to read these findings</h3>" + _findings_section(findings)
+    sections = [
+        ("Figures", _figures_section(figures, run_dir)),
+        ("Main tables", _main_tables_section(tables, labels, run_dir)),
+    ]
+    if evaluation:
+        sections.append(("Evaluation", _evaluation_section(evaluation)))
     if selection:
         sections.append(("Selection", _selection_section(selection)))
     if curation:
         sections.append(("Curation", _render_value(curation)))
     sections += [
-        ("Figures", _figures_section(figures, run_dir)),
-        ("Tables", _tables_section(tables)),
+        ("Corpus and ledger", _render_value(ledger_summary)),
+        ("All tables", _tables_section(tables, run_dir)),
+        ("Methods and references", methods_section(manifest, has_comparison="theme_comparison" in tables)),
+        ("Inputs and run manifest", _manifest_section(manifest)),
     ]
-    if evaluation:
-        sections.append(("Evaluation", _render_value(evaluation)))
-    sections.append(("Run manifest", _manifest_section(manifest)))
     body = [
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">{_run_line(manifest)}</p>',
-        _fallback_banner(encoder),
-        "<nav><ul>" + "".join(f'<li><a href="#{_anchor(name)}">{escape(name)}</a></li>' for name, _ in sections)
+        _fallback_banner(manifest.get("encoder", {})),
+        f'<section id="summary"><h2>Summary</h2>{summary}</section>',
+        "<nav><h2>Contents</h2><ul>"
+        + "".join(f'<li><a href="#{_anchor(name)}">{escape(name)}</a></li>' for name in ["Summary", *dict(sections)])
         + "</ul></nav>",
-    ]  # fmt: skip
+    ]
     body += [
         f'<section id="{_anchor(name)}"><h2>{escape(name)}</h2>{html}</section>' for name, html in sections
     ]
@@ -109,13 +129,9 @@ def write_report(
     return path
 
 
-def _findings_section(findings: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> str:
+def _findings_section(findings: Mapping[str, Any]) -> str:
     route = findings.get("theme_source", "topic")
     parts = [
-        '<p class="warning"><strong>Warning:</strong> ' + escape(str(w)) + "</p>"
-        for w in findings.get("warnings", [])
-    ]
-    parts.append(
         "<p>Theme shares, trends and comparisons are computed from "
         + (
             "<strong>segment themes</strong>: each segment's own themes (dictionary terms anchored by a "
@@ -126,7 +142,7 @@ def _findings_section(findings: Mapping[str, Any], tables: Mapping[str, pd.DataF
         )
         + " <em>Rising / falling</em> is read from the composition-adjusted (within-source) trend; the raw "
         "trend is shown beside it.</p>"
-    )
+    ]
     kappa = findings.get("kappa_topic_vs_segment")
     if kappa is not None:
         parts.append(
@@ -134,12 +150,6 @@ def _findings_section(findings: Mapping[str, Any], tables: Mapping[str, pd.DataF
             f"{int(findings.get('flagged_topics', 0))} topic(s) flagged whose mapped theme most of their "
             'segments do not carry (<a href="#table-topic-agreement">topic agreement</a>).</p>'
         )
-    trends = tables.get("theme_trends")
-    if trends is not None and "adjusted_slope_per_year" in trends:
-        columns = ["theme", "slope_per_year", "ci_low", "ci_high", "raw_direction", "adjusted_slope_per_year",
-                   "adjusted_ci_low", "adjusted_ci_high", "direction", "flag"]  # fmt: skip
-        parts.append("<p>Raw and composition-adjusted trends (share per year; 0.01 = one point):</p>")
-        parts.append(f'<div class="scroll">{_frame_html(trends[[c for c in columns if c in trends]])}</div>')
     if findings.get("comparison"):
         parts.append(f'<p class="note">Comparison: {escape(str(findings["comparison"]))}.</p>')
     return "\n".join(parts)
@@ -181,20 +191,58 @@ def _fallback_banner(encoder: Any) -> str:
     )
 
 
+def figure_entries(figures: list[Path], run_dir: Path) -> list[dict[str, Any]]:
+    """The figures to place, in report order: figures.json's entries, then any other PNG given.
+
+    Each entry: name, title, caption, png (Path or None), links [(label, Path)] to its other files.
+    """
+    sidecar = run_dir / FIGURES_SIDECAR
+    recorded = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else []
+    if not isinstance(recorded, list):
+        raise ValueError(f"{sidecar}: expected a JSON list of figures (name, title, caption, files)")
+    entries, placed = [], set()
+    for k, item in enumerate(recorded):
+        if not isinstance(item, Mapping) or "name" not in item:
+            raise ValueError(f"{sidecar}: figure {k} has no 'name'; each entry needs name, title, caption, files")
+        files = {str(kind): run_dir / str(path) for kind, path in (item.get("files") or {}).items()}
+        png = files.pop("png", None)
+        placed |= {p.resolve() for p in [png, *files.values()] if p is not None}
+        entries.append({
+            "name": str(item["name"]), "title": str(item.get("title") or item["name"]),
+            "caption": str(item.get("caption") or _NO_CAPTION),
+            "png": png if png is not None and png.is_file() else None,
+            "links": [(kind.upper(), path) for kind, path in files.items() if path.is_file()],
+        })  # fmt: skip
+    for png in (f for f in figures if f.suffix.lower() == ".png" and f.resolve() not in placed):
+        others = [f for f in figures if f.stem == png.stem and f.suffix.lower() in (".svg", ".pdf", ".html")]
+        placed |= {f.resolve() for f in [png, *others]}
+        entries.append({
+            "name": png.stem, "title": png.stem.replace("_", " ").capitalize(), "caption": _NO_CAPTION,
+            "png": png, "links": [(f.suffix[1:].upper(), f) for f in others],
+        })  # fmt: skip
+    return entries
+
+
 def _figures_section(figures: list[Path], run_dir: Path) -> str:
     parts = []
-    for png in (f for f in figures if f.suffix.lower() == ".png"):
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        caption = escape(png.stem.replace("_", " ").capitalize())
-        others = [f for f in figures if f.stem == png.stem and f.suffix.lower() in (".svg", ".pdf")]
+    entries = figure_entries(figures, run_dir)
+    for entry in entries:
+        title = escape(entry["title"])
         links = " ".join(
-            f'<a href="{escape(_relative(f, run_dir))}">{f.suffix[1:].upper()}</a>' for f in others
+            f'<a href="{escape(_relative(path, run_dir))}">{escape(label)}</a>' for label, path in entry["links"]
+        )
+        image = (
+            f'<img src="data:image/png;base64,{base64.b64encode(entry["png"].read_bytes()).decode("ascii")}" '
+            f'alt="{title}">'
+            if entry["png"] is not None
+            else '<p class="note">(the PNG of this figure is missing from figures/)</p>'
         )
         parts.append(
-            f'<figure><img src="data:image/png;base64,{data}" alt="{caption}">'
-            f"<figcaption>{caption}{' · ' + links if links else ''}</figcaption></figure>"
+            f'<figure id="figure-{_anchor(entry["name"])}">{image}<figcaption dir="auto"><strong>{title}.</strong> '
+            f"{escape(entry['caption'])}{' Also as: ' + links if links else ''}</figcaption></figure>"
         )
-    interactive = [f for f in figures if f.suffix.lower() in (".html", ".htm")]
+    linked = {path.resolve() for entry in entries for _, path in entry["links"]}
+    interactive = [f for f in figures if f.suffix.lower() in (".html", ".htm") and f.resolve() not in linked]
     if interactive:
         items = "".join(
             f'<li><a href="{escape(_relative(f, run_dir))}">{escape(f.stem.replace("_", " "))}</a></li>'
@@ -204,32 +252,83 @@ def _figures_section(figures: list[Path], run_dir: Path) -> str:
     return "\n".join(parts) or '<p class="note">No figures.</p>'
 
 
-def _tables_section(tables: Mapping[str, pd.DataFrame]) -> str:
-    parts = []
+def _main_tables_section(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str], run_dir: Path) -> str:
+    main = main_tables(tables, theme_labels=labels)
+    if not main:
+        return '<p class="note">This run has no share, trend or comparison table.</p>'
+    files = [f for f in ("tables/tables.xlsx", "tables/main_tables.md", "tables/main_tables.tex")
+             if (run_dir / f).is_file()]  # fmt: skip
+    parts = [
+        f'<h3 id="main-{_anchor(t.name)}">{escape(t.title)}</h3><p class="note">{escape(t.note)}</p>'
+        f'<div class="scroll">{_frame_html(t.frame)}</div>'
+        for t in main
+    ]
+    if files:
+        parts.append(
+            '<p class="note">For papers: '
+            + ", ".join(f'<a href="{escape(f)}">{escape(Path(f).name)}</a>' for f in files)
+            + " (Excel, a sheet per table; Markdown; LaTeX with booktabs).</p>"
+        )
+    return "\n".join(parts)
+
+
+def _evaluation_section(evaluation: Mapping[str, Any]) -> str:
+    rows = evaluation_rows(evaluation)
+    table = (
+        '<table class="eval"><tr><th>measure</th><th>value</th><th>how to read it</th></tr>'
+        + "".join(f"<tr><td>{escape(m)}</td><td>{escape(v)}</td><td>{escape(r)}</td></tr>" for m, v, r in rows)
+        + "</table>"
+    )
+    return (table if rows else "") + _fold("All evaluation numbers", _render_value(evaluation))
+
+
+def _tables_section(tables: Mapping[str, pd.DataFrame], run_dir: Path) -> str:
+    parts = ['<p class="note">Every table of the run, folded; click a name to open it. Each is also a CSV '
+             "in tables/ and a sheet of tables/tables.xlsx.</p>"]  # fmt: skip
     for name, table in tables.items():
-        note = table.attrs.get("note", "")
-        shown = table.head(MAX_TABLE_ROWS)
+        note = str(table.attrs.get("note", "")).strip()
         cut = (
             f" Showing the first {MAX_TABLE_ROWS} of {len(table):,} rows; the CSV in tables/ has all."
             if len(table) > MAX_TABLE_ROWS
             else ""
         )
-        parts.append(
-            f'<h3 id="table-{_anchor(name)}">{escape(name.replace("_", " "))}</h3>'
-            + (f'<p class="note">{escape(str(note))}.{escape(cut)}</p>' if note or cut else "")
-            + f'<div class="scroll">{_frame_html(shown)}</div>'
+        csv = f"tables/{name}.csv"
+        link = f' <a href="{escape(csv)}">CSV</a>' if (run_dir / csv).is_file() else ""
+        body = (
+            (f'<p class="note" dir="auto">{escape(note)}.{escape(cut)}{link}</p>' if note or cut or link else "")
+            + f'<div class="scroll">{_frame_html(table.head(MAX_TABLE_ROWS))}</div>'
         )
-    return "\n".join(parts) or '<p class="note">No tables.</p>'
+        parts.append(
+            f'<details id="table-{_anchor(name)}"><summary>{escape(name.replace("_", " "))} '
+            f'<span class="note">({len(table):,} rows)</span></summary>{body}</details>'
+        )
+    return "\n".join(parts) if tables else '<p class="note">No tables.</p>'
 
 
 def _manifest_section(manifest: Mapping[str, Any]) -> str:
+    corpus = manifest.get("corpus", {}) or {}
+    inputs = corpus.get("inputs", []) if isinstance(corpus, Mapping) else []
+    parts = [f"<p>Source: <code>{escape(str(manifest.get('source', '?')))}</code>; "
+             f"{len(inputs)} input file(s).</p>"]  # fmt: skip
+    if inputs:
+        parts.append(_fold(f"Input paths ({len(inputs)})", "<ul>" + "".join(
+            f'<li dir="auto"><code>{escape(str(p))}</code></li>' for p in inputs) + "</ul>"))  # fmt: skip
     order = ["encoder", "stages", "seeds", "config", "versions"]
     keys = [k for k in order if k in manifest] + [k for k in manifest if k not in order]
-    return "\n".join(f"<h3>{escape(str(k))}</h3>{_render_value(manifest[k])}" for k in keys)
+    parts += [f"<h3>{escape(str(k))}</h3>{_render_value(manifest[k])}" for k in keys]
+    return "\n".join(parts)
+
+
+def _fold(summary: str, html: str) -> str:
+    return f"<details><summary>{escape(summary)}</summary>{html}</details>"
 
 
 def _render_value(value: Any) -> str:
-    """Any JSON-like value as escaped HTML: dicts as two-column tables, lists of records as tables."""
+    """Any JSON-like value as escaped HTML: dicts as two-column tables, lists of records as tables.
+
+    Dicts and lists longer than FOLD_ITEMS are folded, so a 35-month table or 68 input paths do not
+    push the findings off the page.
+    """
     if isinstance(value, pd.DataFrame):
         return _frame_html(value)
     if isinstance(value, Mapping):
@@ -238,11 +337,14 @@ def _render_value(value: Any) -> str:
         rows = "".join(
             f"<tr><th>{escape(str(k))}</th><td>{_render_value(v)}</td></tr>" for k, v in value.items()
         )
-        return f"<table>{rows}</table>"
+        html = f"<table>{rows}</table>"
+        return _fold(f"{len(value)} entries", html) if len(value) > FOLD_ITEMS else html
     if isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) for v in value):
-        return f'<div class="scroll">{_frame_html(pd.DataFrame(list(value)))}</div>'
+        html = f'<div class="scroll">{_frame_html(pd.DataFrame(list(value)))}</div>'
+        return _fold(f"{len(value)} rows", html) if len(value) > FOLD_ITEMS else html
     if isinstance(value, list | tuple | set | np.ndarray):
-        return escape(", ".join(map(str, value)))
+        text = escape(", ".join(map(str, value)))
+        return _fold(f"{len(value)} items", f"<p>{text}</p>") if len(value) > FOLD_ITEMS else text
     if isinstance(value, float):
         return escape(f"{value:.4g}")
     return escape(str(value))

@@ -1,10 +1,11 @@
 """Theme and topic shares by source, language and period, with intervals that respect articles.
 
 One row builder, `share_table`, feeds every share table; `theme_trends` turns its period shares into
-a slope per theme; `representative_segments` picks what to quote. `to_csv` and `to_markdown` are the
-outputs. Intervals come from a bootstrap over documents: the segments of one article share its
-author, outlet and framing, so they are not independent draws, and resampling segments would make
-an article of twenty paragraphs look like twenty pieces of evidence.
+a slope per theme; `representative_segments` picks what to quote (`analysis.drilldown` finds the
+articles behind a cell, `analysis.export` writes the files). Intervals come from a bootstrap over
+documents: the segments of one article share its author, outlet and framing, so they are not
+independent draws, and resampling segments would make an article of twenty paragraphs look like
+twenty pieces of evidence.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -222,58 +222,6 @@ def representative_segments(
     return frame[[c for c in columns if c in frame]].reset_index(drop=True)
 
 
-def theme_examples(segments: pd.DataFrame, *, n: int = 2, include_duplicates: bool = False) -> pd.DataFrame:
-    """The `n` segments most typical of each segment theme in each source (highest `seg_theme_score`),
-    with what a reader needs to go back to the article: title, date, source, URL, document id."""
-    _require(segments, ["seg_theme", "seg_theme_score", "source", "doc_id", "text"], "theme_examples")
-    frame = segments[segments["seg_theme"] != "other"]
-    if not include_duplicates and "duplicate_of" in frame:
-        frame = frame[frame["duplicate_of"].fillna("") == ""]
-    frame = frame.sort_values(["seg_theme", "source", "seg_theme_score", "segment_id"],
-                              ascending=[True, True, False, True])  # fmt: skip
-    frame = frame.assign(rank=frame.groupby(["seg_theme", "source"]).cumcount() + 1)
-    frame = frame[frame["rank"] <= n]
-    columns = ["seg_theme", "source", "rank", "seg_theme_score", "seg_themes", "topic", "date", "title", "url",
-               "doc_id", "segment_id", "text"]  # fmt: skip
-    return frame[[c for c in columns if c in frame]].reset_index(drop=True)
-
-
-def drilldown(segments: pd.DataFrame, by: Sequence[str], *, n_documents: int = 3) -> pd.DataFrame:
-    """One row per combination of `by` (e.g. topic and source, or source and theme): segments,
-    documents, first and last date, and its `n_documents` largest documents as
-    "doc_id · date · title · url", so that every cell of a chart leads back to articles."""
-    _require(segments, ["doc_id", "date", *by], "drilldown")
-    rows = []
-    extra = [c for c in ("topic_label", "theme") if c in segments and "topic" in by and c not in by]
-    for key, part in segments.groupby(list(by), sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        per_doc = part.groupby("doc_id", sort=False).agg(
-            n=("doc_id", "size"), date=("date", "first"),
-            title=("title", "first") if "title" in part else ("doc_id", "first"),
-            url=("url", "first") if "url" in part else ("doc_id", "first"),
-        )  # fmt: skip
-        top = per_doc.sort_values(["n", "date"], ascending=[False, True]).head(n_documents)
-        dates = pd.to_datetime(part["date"], errors="coerce")
-        documents = [
-            " · ".join(
-                str(v) for v in (doc, str(row.date)[:10], row.title, row.url) if str(v) not in ("", "NaT")
-            )
-            for doc, row in top.iterrows()
-        ]
-        rows.append(
-            {
-                **dict(zip(by, key, strict=True)),
-                **{c: part[c].iat[0] for c in extra},
-                "n_segments": len(part),
-                "n_documents": part["doc_id"].nunique(),
-                "first_date": dates.min(),
-                "last_date": dates.max(),
-                "documents": documents,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def topic_word_shares(
     segments: pd.DataFrame,
     topics: pd.DataFrame,
@@ -371,25 +319,6 @@ def corpus_counts(segments: pd.DataFrame, config: TableConfig) -> pd.DataFrame:
         .reset_index()
     )
     return table
-
-
-def to_csv(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as UTF-8 CSV (lists joined with "; "); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _flatten_lists(table).to_csv(path, index=False, encoding="utf-8")
-    return path
-
-
-def to_markdown(table: pd.DataFrame, *, digits: int = 3) -> str:
-    """A Markdown table (GitHub pipes), floats rounded to `digits`; needs the `tabulate` package."""
-    try:
-        import tabulate  # noqa: F401  (pandas uses it; imported here to give a useful message)
-    except ImportError as exc:
-        raise ImportError(
-            "to_markdown needs the 'tabulate' package (pandas uses it for Markdown): pip install tabulate"
-        ) from exc
-    return _flatten_lists(table).to_markdown(index=False, floatfmt=f".{digits}f")
 
 
 # --- building blocks -------------------------------------------------------------------------------
@@ -558,18 +487,6 @@ def _as_words(value: Any) -> list[str]:
     if isinstance(value, Sequence | np.ndarray):
         return [str(w[0] if isinstance(w, tuple | list) else w) for w in value]
     return []
-
-
-def _flatten_lists(table: pd.DataFrame) -> pd.DataFrame:
-    def flat(value: Any) -> Any:
-        if isinstance(value, list | tuple | np.ndarray):
-            return "; ".join(map(str, value))
-        return value
-
-    out = table.copy()
-    for column in [c for c in out.columns if pd.api.types.is_object_dtype(out[c])]:
-        out[column] = out[column].map(flat)
-    return out
 
 
 def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
