@@ -120,11 +120,15 @@ def wide_shares(shares: pd.DataFrame, *, theme_labels: Mapping[str, str] | None 
     headers = {g: f"{g} (n = {int(documents[g]):,})" if g in documents else g for g in groups}
     rows = []
     for key in keys:
-        name = labels.get(key, key.replace("_", " ") if unit == "theme" else key)
-        if key == OTHER:
-            name = f"{name} (no theme)"
+        name = theme_name(key, labels) if unit == "theme" else key
         rows.append({unit: name, **{headers[g]: cells.get((g, key), "–") for g in groups}})
     return pd.DataFrame(rows, columns=[unit, *headers.values()])
+
+
+def theme_name(key: Any, labels: Mapping[str, str]) -> str:
+    """The codebook's label of a theme key; "other (no theme)" for segments that match none."""
+    key = str(key)
+    return "other (no theme)" if key == OTHER else labels.get(key, key.replace("_", " "))
 
 
 def _share_cell(row: pd.Series) -> str:
@@ -172,7 +176,7 @@ def _trend_table(trends: pd.DataFrame, labels: Mapping[str, str]) -> MainTable:
     rows = []
     for _, r in trends.iterrows():
         row = {
-            "theme": labels.get(str(r["theme"]), str(r["theme"]).replace("_", " ")),
+            "theme": theme_name(r["theme"], labels),
             "raw slope": _points(r.get("slope_per_year")),
             "raw interval": _interval_text(r.get("ci_low"), r.get("ci_high")),
         }
@@ -206,7 +210,7 @@ def _comparison_table(comparison: pd.DataFrame, labels: Mapping[str, str]) -> Ma
         p = _number(r.get("p_adjusted"))
         rows.append(
             {
-                "theme": labels.get(str(r["theme"]), str(r["theme"]).replace("_", " ")),
+                "theme": theme_name(r["theme"], labels),
                 f"{a} (%)": f"{100 * float(r['share_a']):.1f}",
                 f"{b} (%)": f"{100 * float(r['share_b']):.1f}",
                 "difference (points)": _points(r.get("difference")),

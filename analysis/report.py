@@ -99,7 +99,7 @@ def write_report(
     if curation:
         sections.append(("Curation", _render_value(curation)))
     sections += [
-        ("Corpus and ledger", _render_value(ledger_summary)),
+        ("Corpus and ledger", _render_value(_without_inputs(ledger_summary))),
         ("All tables", _tables_section(tables, run_dir)),
         ("Methods and references", methods_section(manifest, has_comparison="theme_comparison" in tables)),
         ("Inputs and run manifest", _manifest_section(manifest)),
@@ -306,17 +306,31 @@ def _tables_section(tables: Mapping[str, pd.DataFrame], run_dir: Path) -> str:
 
 
 def _manifest_section(manifest: Mapping[str, Any]) -> str:
+    """Input paths, then what reproduces the run (encoder, stages, seeds, config, versions), the rest folded."""
     corpus = manifest.get("corpus", {}) or {}
     inputs = corpus.get("inputs", []) if isinstance(corpus, Mapping) else []
     parts = [f"<p>Source: <code>{escape(str(manifest.get('source', '?')))}</code>; "
              f"{len(inputs)} input file(s).</p>"]  # fmt: skip
     if inputs:
-        parts.append(_fold(f"Input paths ({len(inputs)})", "<ul>" + "".join(
-            f'<li dir="auto"><code>{escape(str(p))}</code></li>' for p in inputs) + "</ul>"))  # fmt: skip
+        listing = "<ul>" + "".join(f'<li dir="auto"><code>{escape(str(p))}</code></li>' for p in inputs) + "</ul>"
+        parts.append(_fold(f"Input paths ({len(inputs)})", listing) if len(inputs) > FOLD_ITEMS else listing)
     order = ["encoder", "stages", "seeds", "config", "versions"]
-    keys = [k for k in order if k in manifest] + [k for k in manifest if k not in order]
-    parts += [f"<h3>{escape(str(k))}</h3>{_render_value(manifest[k])}" for k in keys]
+    parts += [f"<h3>{escape(k)}</h3>{_render_value(manifest[k])}" for k in order if k in manifest]
+    rest = {k: v for k, v in manifest.items() if k not in order}
+    if rest:
+        parts.append(
+            "<h3>The rest of manifest.json</h3>"
+            + _fold(", ".join(map(str, rest)), _render_value(rest))
+        )
     return "\n".join(parts)
+
+
+def _without_inputs(ledger_summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The ledger summary with its input paths counted; the paths themselves close the report."""
+    summary = dict(ledger_summary)
+    if isinstance(summary.get("inputs"), list | tuple):
+        summary["inputs"] = f"{len(summary['inputs'])} file(s), listed under Inputs and run manifest"
+    return summary
 
 
 def _fold(summary: str, html: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.export import OTHER
+from analysis.export import OTHER, theme_name
 
 # How many differences and trends the summary names; the tables below hold all of them.
 SUMMARY_ITEMS = 3
@@ -97,11 +97,7 @@ def summary_section(
 
 
 def _labeller(theme_labels: Mapping[str, str]):
-    def label(key: Any) -> str:
-        key = str(key)
-        return theme_labels.get(key, "no theme" if key == OTHER else key.replace("_", " "))
-
-    return label
+    return lambda key: theme_name(key, theme_labels)
 
 
 def _corpus_line(manifest: Mapping[str, Any]) -> str:
