@@ -34,7 +34,7 @@ _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # characters an .xls
 class MainTable:
     """A table laid out for a reader: rows, a title and a note saying how to read the cells."""
 
-    name: str  # file-safe key, e.g. "theme_by_source_wide"
+    name: str  # file-safe key, e.g. "main_theme_by_source"
     title: str
     note: str
     frame: pd.DataFrame
@@ -88,7 +88,7 @@ def main_tables(
             table = tables[name]
             result.append(
                 MainTable(
-                    f"{name}_wide",
+                    f"main_{name}",
                     f"Themes by {by}",
                     _share_note(table),
                     wide_shares(table, theme_labels=labels),
@@ -199,7 +199,7 @@ def _trend_table(trends: pd.DataFrame, labels: Mapping[str, str]) -> MainTable:
             " The within-source slope compares each outlet with itself (source fixed effects), so a change "
             "in which outlets were collected does not count as a trend; the direction is read from it."
         )
-    return MainTable("theme_trends", "Theme trends", note, pd.DataFrame(rows))
+    return MainTable("main_theme_trends", "Theme trends", note, pd.DataFrame(rows))
 
 
 def _comparison_table(comparison: pd.DataFrame, labels: Mapping[str, str]) -> MainTable:
@@ -224,7 +224,7 @@ def _comparison_table(comparison: pd.DataFrame, labels: Mapping[str, str]) -> Ma
         "its bootstrap interval over documents, and the permutation p-value adjusted for the number of "
         "themes. " + str(comparison.attrs.get("note", "")).strip()
     ).strip()
-    return MainTable("theme_comparison", f"Themes compared: {a} and {b}", note, pd.DataFrame(rows))
+    return MainTable("main_theme_comparison", f"Themes compared: {a} and {b}", note, pd.DataFrame(rows))
 
 
 # --- file formats ----------------------------------------------------------------------------------

@@ -209,8 +209,7 @@ def figure_entries(figures: list[Path], run_dir: Path) -> list[dict[str, Any]]:
         placed |= {p.resolve() for p in [png, *files.values()] if p is not None}
         entries.append({
             "name": str(item["name"]), "title": str(item.get("title") or item["name"]),
-            "caption": str(item.get("caption") or _NO_CAPTION),
-            "png": png if png is not None and png.is_file() else None,
+            "caption": str(item.get("caption") or _NO_CAPTION), "png": png,
             "links": [(kind.upper(), path) for kind, path in files.items() if path.is_file()],
         })  # fmt: skip
     for png in (f for f in figures if f.suffix.lower() == ".png" and f.resolve() not in placed):
@@ -231,11 +230,14 @@ def _figures_section(figures: list[Path], run_dir: Path) -> str:
         links = " ".join(
             f'<a href="{escape(_relative(path, run_dir))}">{escape(label)}</a>' for label, path in entry["links"]
         )
+        png = entry["png"]
+        if png is None:  # an interactive page only: a link with its caption, no image
+            parts.append(f'<p dir="auto"><strong>{title}</strong> ({links}). {escape(entry["caption"])}</p>')
+            continue
         image = (
-            f'<img src="data:image/png;base64,{base64.b64encode(entry["png"].read_bytes()).decode("ascii")}" '
-            f'alt="{title}">'
-            if entry["png"] is not None
-            else '<p class="note">(the PNG of this figure is missing from figures/)</p>'
+            f'<img src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode("ascii")}" alt="{title}">'
+            if png.is_file()
+            else f'<p class="warning">The image {escape(_relative(png, run_dir))} is missing from the run folder.</p>'
         )
         parts.append(
             f'<figure id="figure-{_anchor(entry["name"])}">{image}<figcaption dir="auto"><strong>{title}.</strong> '
@@ -320,7 +322,7 @@ def _manifest_section(manifest: Mapping[str, Any]) -> str:
     if rest:
         parts.append(
             "<h3>The rest of manifest.json</h3>"
-            + _fold(", ".join(map(str, rest)), _render_value(rest))
+            + _fold(", ".join(map(str, rest)), _render_value(rest, fold=False))
         )
     return "\n".join(parts)
 
@@ -337,7 +339,7 @@ def _fold(summary: str, html: str) -> str:
     return f"<details><summary>{escape(summary)}</summary>{html}</details>"
 
 
-def _render_value(value: Any) -> str:
+def _render_value(value: Any, *, fold: bool = True) -> str:
     """Any JSON-like value as escaped HTML: dicts as two-column tables, lists of records as tables.
 
     Dicts and lists longer than FOLD_ITEMS are folded, so a 35-month table or 68 input paths do not
@@ -352,7 +354,7 @@ def _render_value(value: Any) -> str:
             f"<tr><th>{escape(str(k))}</th><td>{_render_value(v)}</td></tr>" for k, v in value.items()
         )
         html = f"<table>{rows}</table>"
-        return _fold(f"{len(value)} entries", html) if len(value) > FOLD_ITEMS else html
+        return _fold(f"{len(value)} entries", html) if fold and len(value) > FOLD_ITEMS else html
     if isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) for v in value):
         html = f'<div class="scroll">{_frame_html(pd.DataFrame(list(value)))}</div>'
         return _fold(f"{len(value)} rows", html) if len(value) > FOLD_ITEMS else html

@@ -8,6 +8,8 @@ that is not embedded, and headless Chromium (when installed) must run nothing fr
 from __future__ import annotations
 
 import base64
+import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -29,8 +31,10 @@ from analysis.figures import (
     write_interactive,
 )
 from analysis.report import write_report
-from analysis.tables import representative_segments, share_table
+from analysis.report_text import evaluation_rows
+from analysis.tables import representative_segments, share_table, theme_trends
 
+CAPTION = "Share of segments per theme & language (95 % intervals over documents); read across rows: الحصة"
 PAYLOAD = "<script>document.title='PWNED'</script><img src=x onerror=\"document.body.dataset.pwned='1'\">"
 CONFIG = TableConfig(n_bootstrap=50)
 FALLBACK_ENCODER = {
@@ -80,9 +84,24 @@ def run(tmp_path_factory):
     figures.append(
         write_interactive(interactive_shares_over_time(by_period), run_dir / "figures" / "shares.html")
     )
+    fig, ax = matplotlib.pyplot.subplots()  # a figure the sidecar does not know: placed, marked uncaptioned
+    ax.plot([0, 1], [0, 1])
+    figures += save_figure(fig, run_dir / "figures" / "extra_figure", footer=footer, formats=("png",))
+    sidecar = [
+        {"name": "theme_by_language", "title": "Themes by language <b>", "caption": CAPTION + PAYLOAD,
+         "files": {"png": "figures/theme_by_language.png", "svg": "figures/theme_by_language.svg",
+                   "pdf": "figures/theme_by_language.pdf"}},
+        {"name": "shares_map", "title": "Shares, interactive", "caption": "Hover for counts.",
+         "files": {"html": "figures/shares.html"}},
+    ]  # fmt: skip
+    (run_dir / "figures" / "figures.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    by_source = share_table(segments, by="source", config=CONFIG)
     tables = {
+        "theme_by_source": by_source,
         "theme_by_language": by_language,
         "theme_by_period": by_period,
+        # a larger corpus, so that the planted rise is clear of its interval
+        "theme_trends": theme_trends(synthetic_segments(n_documents=400), TableConfig(n_bootstrap=200, period="quarter")),
         "representative_segments": representative_segments(segments, n=2),
         "segments": segments[["segment_id", "text", "topic_label"]],
     }
@@ -90,6 +109,10 @@ def run(tmp_path_factory):
         "source": "synthetic <corpus>",
         "started": "2025-01-02T10:00:00+00:00",
         "encoder": FALLBACK_ENCODER,
+        "corpus": {"name": "synthetic", "inputs": [f"in/{k}.csv" for k in range(20)],
+                   "documents": {"inputs": 61, "used": 60}, "segments": {"total": len(segments)},
+                   "segments_by_source": {"outlet-a": 50}, "segments_by_month": {"2023-01": 5, "2024-12": 7}},
+        "topics": {"n_topics": 6, "outlier_share": 0.125, "min_topic_size": 10, "seed": 42},
         "config": {"tables": {"n_bootstrap": 50, "seed": 42}},
         "versions": {"python": "3.11", "matplotlib": matplotlib.__version__},
         "seeds": {"topics": 42, "tables": 42},
@@ -107,8 +130,10 @@ def run(tmp_path_factory):
         tables=tables,
         figures=figures,
         evaluation={"npmi": 0.12345, "diversity": 0.8},
+        findings={"theme_source": "topic", "warnings": ["Language 'en' is held by one outlet <outlet-e>"]},
+        theme_labels={"infrastructure": "Infrastructure & compute", "ethics": "Ethics", "quantum": "Quantum"},
     )
-    return {"path": path, "run_dir": run_dir, "figures": figures, "segments": segments}
+    return {"path": path, "run_dir": run_dir, "figures": figures, "segments": segments, "tables": tables}
 
 
 def test_report_is_one_file_with_no_script_and_no_event_handler(run):
@@ -145,9 +170,116 @@ def test_manifest_ledger_evaluation_and_fallback_banner(run):
     banner = [attrs for tag, attrs in page.tags if attrs.get("class") == "banner"]
     assert len(banner) == 1 and "FALLBACK ENCODER" in text
     assert "no network & no cached model" in text
-    for expected in ("Corpus and ledger", "<empty> & odd", "Evaluation", "npmi", "0.1235", "Run manifest",
+    for expected in ("Corpus and ledger", "<empty> & odd", "Evaluation", "npmi", "0.1235", "Inputs and run manifest",
                      "peak_rss_mb", "n_bootstrap", "matplotlib"):  # fmt: skip
         assert expected in text, expected
+
+
+class Sections(HTMLParser):
+    """Per section id: its text; per figure: its caption's text; the ids of open <details> in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sections: dict[str, str] = {}
+        self.h2: list[str] = []
+        self.captions: list[str] = []
+        self.details: list[tuple[str, str]] = []  # (section id, details id or "")
+        self._section = ""
+        self._stack: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self._section = attrs.get("id", "")
+            self.sections[self._section] = ""
+        if tag == "figure":
+            self.captions.append("")
+        if tag == "details":
+            self.details.append((self._section, attrs.get("id") or ""))
+        self._stack.append(tag)
+
+    def handle_endtag(self, tag):
+        while self._stack and self._stack.pop() != tag:
+            pass
+
+    def handle_data(self, data):
+        if self._section:
+            self.sections[self._section] += data
+        if "figcaption" in self._stack:
+            self.captions[-1] += data
+        if self._stack and self._stack[-1] == "h2":
+            self.h2.append(data)
+
+
+def sections(path) -> Sections:
+    parser = Sections()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_report_opens_with_the_summary(run):
+    page = sections(run["path"])
+    assert page.h2[0] == "Summary" and next(iter(page.sections)) == "summary"
+    summary = " ".join(page.sections["summary"].split())
+    for expected in ("synthetic", "60 documents used of 61", "use-multilingual-v3", "6 topics",
+                     "12.5 % of modelled segments left as outliers", "dated 2023-01 to 2024-12",
+                     "Composition warning: Language 'en' is held by one outlet <outlet-e>"):  # fmt: skip
+        assert expected in summary, expected
+    # the planted rising theme, with its slope and interval exactly as the trend table has them
+    trend = run["tables"]["theme_trends"].set_index("theme").loc["infrastructure"]
+    assert trend["direction"] == "rising"
+    expected = (f"Infrastructure & compute rising: {100 * trend['slope_per_year']:+.2f} points a year "
+                f"({100 * trend['ci_low']:+.2f} to {100 * trend['ci_high']:+.2f})")  # fmt: skip
+    assert expected in summary
+    assert "Main differences between outlets and languages" in summary
+
+
+def test_every_figure_has_a_caption(run):
+    page = sections(run["path"])
+    pngs = [f for f in run["figures"] if f.suffix == ".png"]
+    assert len(page.captions) == len(pngs) == 2
+    assert all(len(caption.strip()) > 40 for caption in page.captions)
+    first, second = (" ".join(c.split()) for c in page.captions)
+    assert first.startswith("Themes by language <b>.") and CAPTION + PAYLOAD in first  # sidecar order, as text
+    assert second.startswith("Extra figure.") and "No caption was recorded" in second
+    figures_text = page.sections["figures"]
+    assert "Shares, interactive" in figures_text and "Hover for counts." in figures_text
+    html = run["path"].read_text(encoding="utf-8")
+    assert re.search(r'<figcaption dir="auto">', html)  # Arabic in captions reads right-to-left
+
+
+def test_main_tables_are_wide_and_long_tables_fold(run):
+    page = sections(run["path"])
+    main = page.sections["main-tables"]
+    documents = run["tables"]["theme_by_source"].attrs["group_documents"]
+    assert f"outlet-a (n = {documents['outlet-a']:,})" in main
+    assert "Infrastructure & compute" in main and "Quantum" in main and "other (no theme)" in main
+    assert ("all-tables", "table-segments") in page.details
+    assert {f"table-{name}" for name in ("theme-by-source", "theme-trends", "representative-segments")} <= {
+        d for _, d in page.details
+    }
+
+
+def test_evaluation_numbers_come_with_a_reading():
+    negative = {m: r for m, _, r in evaluation_rows({"npmi": -0.25, "topic_diversity": 0.55, "top_n": 10})}
+    assert "below chance" in negative["NPMI coherence"] and "not coherent" in negative["NPMI coherence"]
+    assert "repeat the same words" in negative["Topic diversity"]
+    good = {m: (v, r) for m, v, r in evaluation_rows({"npmi": 0.22, "npmi_per_topic": {"0": 0.3, "1": -0.1}})}
+    assert good["NPMI coherence"][0] == "0.220" and "strongly co-occurring" in good["NPMI coherence"][1]
+    assert "1 of 2 topics score below 0" in good["NPMI per topic"][1]
+
+
+def test_methods_references_then_inputs_and_manifest_last(run):
+    page = sections(run["path"])
+    assert list(page.sections)[-2:] == ["methods-and-references", "inputs-and-run-manifest"]
+    methods = page.sections["methods-and-references"]
+    for author in ("Grootendorst", "McInnes, L., Healy, J., & Melville", "Campello", "McInnes, L., Healy, J., & Astels",
+                   "Yang, Y.", "Bouma", "Lau, J. H.", "Efron, B. (1979)"):  # fmt: skip
+        assert author in methods, author
+    assert "50 resamples of documents" in " ".join(methods.split())
+    assert ("inputs-and-run-manifest", "") in page.details  # 20 input paths, folded
+    assert "in/19.csv" in page.sections["inputs-and-run-manifest"]
+    assert "in/19.csv" not in page.sections["corpus-and-ledger"]
 
 
 def test_long_tables_are_cut_with_a_note(run):

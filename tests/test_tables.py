@@ -20,8 +20,6 @@ from analysis.tables import (
     representative_segments,
     share_table,
     theme_trends,
-    to_csv,
-    to_markdown,
 )
 
 SOURCES = ("outlet-a", "outlet-b", "outlet-c", "outlet-d", "outlet-e")
@@ -256,21 +254,6 @@ def test_corpus_counts_count_documents_once(segments):
     assert counts["n_documents"].sum() == segments["doc_id"].nunique()
     assert counts["n_segments"].sum() == len(segments)
     assert "undated" in set(counts["period"])
-
-
-def test_outputs_csv_and_markdown(tmp_path, by_source):
-    path = to_csv(by_source, tmp_path / "out" / "theme_by_source.csv")
-    pd.testing.assert_frame_equal(pd.read_csv(path), by_source, check_dtype=False)
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="pip install tabulate"):
-            to_markdown(by_source)
-    else:
-        markdown = to_markdown(by_source, digits=2)
-        lines = markdown.splitlines()
-        assert len(lines) == len(by_source) + 2
-        assert "| group" in lines[0] and "outlet-a" in markdown
 
 
 def test_auto_period_follows_how_many_documents_each_period_holds():
