@@ -195,7 +195,11 @@ def _differences(tables: Mapping[str, pd.DataFrame], label) -> str:
             "<p>No theme's share differs between outlets or languages beyond the intervals "
             "(every highest group's interval overlaps the lowest group's).</p>"
         )
-    return '<ul dir="auto">' + "".join(f"<li>{t}</li>" for t in clear) + "</ul>"
+    return (
+        '<p class="note">The largest gaps between a theme\'s highest and lowest outlet or language, where their '
+        "intervals do not overlap (groups with too few documents left out).</p>"
+        '<ul dir="auto">' + "".join(f"<li>{t}</li>" for t in clear) + "</ul>"
+    )
 
 
 def _spreads(table: pd.DataFrame, label) -> list[tuple[float, str, str]]:
@@ -251,6 +255,11 @@ def _trends(trends: pd.DataFrame | None, label) -> str:
         if str(r.get("flag", "")).strip():
             text += f' <span class="flag">({escape(str(r["flag"]))})</span>'
         items.append(f"<li>{text}.</li>")
+    if not adjusted:
+        items.append(
+            "<li><strong>These are raw trends</strong>: this run has no composition-adjusted (within-source) "
+            "slope, so a change in which outlets were collected reads as a trend. Rerun to separate them.</li>"
+        )
     more = len(moving) - SUMMARY_ITEMS
     tail = f'<p class="note">{more} more theme(s) move; see the trend table.</p>' if more > 0 else ""
     return '<ul dir="auto">' + "".join(items) + "</ul>" + tail
