@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import TableConfig
+from analysis.export import to_csv, to_markdown  # noqa: F401  (moved to export; kept here for notebooks)
 from analysis.text import normalise_for_words
 
 Unit = Literal["theme", "topic"]
