@@ -67,7 +67,9 @@ def read_tables(tables_dir: str | Path) -> dict[str, pd.DataFrame]:
     notes_path = tables_dir / NOTES_FILE
     notes = json.loads(notes_path.read_text(encoding="utf-8")) if notes_path.is_file() else {}
     tables = {}
-    for path in sorted(tables_dir.glob("*.csv")):
+    # in the order they were written (notes.json keeps it), then any CSV the notes do not know
+    paths = sorted(tables_dir.glob("*.csv"), key=lambda p: (list(notes).index(p.stem) if p.stem in notes else len(notes), p.stem))
+    for path in paths:
         table = pd.read_csv(path, keep_default_na=False)
         table.attrs.update(notes.get(path.stem, {}))
         tables[path.stem] = table

@@ -239,7 +239,7 @@ def _trends(trends: pd.DataFrame | None, label) -> str:
     if not len(moving):
         reason = str(trends["direction"].iat[0]) if trends["direction"].astype(str).str.startswith("n/a").all() else ""
         return f"<p>No theme rises or falls beyond its interval{' (' + escape(reason) + ')' if reason else ''}.</p>"
-    moving = moving.assign(size=moving[slope].astype(float).abs()).sort_values("size", ascending=False)
+    moving = moving.assign(size=moving[slope].map(lambda v: abs(_number(v) or 0.0))).sort_values("size", ascending=False)
     items = []
     for _, r in moving.head(SUMMARY_ITEMS).iterrows():
         text = (
@@ -249,8 +249,8 @@ def _trends(trends: pd.DataFrame | None, label) -> str:
         )
         if adjusted:
             text += f"; raw {_points(r['slope_per_year'])} ({escape(str(r.get('raw_direction', '')))})"
-            raw = _number(r["slope_per_year"])
-            if raw is not None and raw * float(r[slope]) < 0:
+            raw, within = _number(r["slope_per_year"]), _number(r[slope])
+            if raw is not None and within is not None and raw * within < 0:
                 text += " — <strong>the raw trend points the other way</strong>: it is a change of sources"
         if str(r.get("flag", "")).strip():
             text += f' <span class="flag">({escape(str(r["flag"]))})</span>'
@@ -274,7 +274,7 @@ def _comparison(comparison: pd.DataFrame, label) -> str:
     head = f"{escape(str(first.get('group_a', 'A')))} against {escape(str(first.get('group_b', 'B')))}: "
     if not len(significant):
         return f"<p>{head}no theme differs after adjusting for the number of themes.</p>"
-    significant = significant.assign(size=significant["difference"].astype(float).abs())
+    significant = significant.assign(size=significant["difference"].map(lambda v: abs(_number(v) or 0.0)))
     items = [
         f"<li><strong>{escape(label(r['theme']))}</strong>: {_pct(r['share_a'])} → {_pct(r['share_b'])} "
         f"({_points(r['difference'])} points, {_points(r['ci_low'])} to {_points(r['ci_high'])}; "
