@@ -327,3 +327,22 @@ def test_report_runs_no_corpus_script_in_headless_chromium(run, tmp_path):
     assert "<title>Themes in &lt;synthetic&gt;</title>" in dom  # the payload did not rename the page
     assert "data-pwned" not in dom
     assert "&lt;script&gt;document.title='PWNED'&lt;/script&gt;" in dom  # shown as text
+
+
+def test_a_report_rebuilt_from_the_run_folder_keeps_the_table_notes(run, tmp_path):
+    """`evaluate` rebuilds the report from tables/*.csv; the notes come back from tables/notes.json."""
+    from analysis.export import write_tables
+    from analysis.pipeline import rebuild_report
+
+    run_dir = tmp_path / "run"
+    write_tables(run["tables"], run_dir / "tables")
+    (run_dir / "figures").mkdir()
+    manifest = {"source": "synthetic", "corpus": {"name": "synthetic"}, "config": {}, "started": "2025-01-02"}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    page = sections(rebuild_report(run_dir))
+    documents = run["tables"]["theme_by_source"].attrs["group_documents"]
+    assert f"outlet-a (n = {documents['outlet-a']:,})" in page.sections["main-tables"]
+    note = run["tables"]["theme_by_period"].attrs["note"]
+    assert note and note in page.sections["all-tables"]
+    (run_dir / "tables" / "notes.json").unlink()  # without the sidecar the notes are gone: the check can fail
+    assert note not in sections(rebuild_report(run_dir)).sections["all-tables"]
