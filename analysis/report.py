@@ -46,7 +46,7 @@ figcaption { font-size: .9rem; color: #333; max-width: 60rem; }
 details { margin: .5rem 0; } summary { cursor: pointer; color: #0b4f8a; }
 table { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; display: block; overflow-x: auto; }
 th, td { border: 1px solid #ddd; padding: .25rem .5rem; vertical-align: top; text-align: left; }
-th { background: #f3f3f3; } td { unicode-bidi: plaintext; min-width: 5em; }
+th { background: #f3f3f3; } th, td { unicode-bidi: plaintext; } td { min-width: 5em; }
 table.eval td:first-child { white-space: nowrap; font-weight: bold; }
 .scroll { overflow-x: auto; } nav ul { columns: 2; } ul.refs li { margin-bottom: .3rem; }
 """
