@@ -22,6 +22,7 @@ import pandas as pd
 
 from analysis.encoders.base import Encoder
 from analysis.text import normalise_for_words
+from analysis.text.arabic import ARABIC_LETTER, CONJUNCTIONS, MIN_STEM, PROCLITICS, without_article
 
 PACKAGED_CODEBOOK = Path(__file__).parent / "data" / "codebook.toml"
 OTHER = "other"  # the theme of a topic or segment that matches none
@@ -31,12 +32,6 @@ _CODEBOOK_FIELDS = {"name": True, "version": True, "description": False, "themes
 _THEME_FIELDS = ("key", "label", "description", "terms", "generic")
 _OPTIONAL_THEME_FIELDS = {"generic"}
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
-_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
-# Clitics written onto an Arabic word: conjunction و/ف, then a preposition ب/ك/ل and/or the
-# article (لل is ل + ال). Terms are listed without them, so "شراكة" also finds "والشراكة".
-_ARABIC_PROCLITICS = "(?:[وف]?(?:بال|كال|لل|ال|[بكل])?)"
-_ARABIC_ARTICLE = "ال"
-_MIN_ARABIC_STEM = 3  # "الما" (water) must not become "ما" (not)
 _DASHES = re.compile("[-\u2010-\u2015_/]")
 _WORD = re.compile(r"\w+")
 
@@ -241,13 +236,13 @@ def normalise_for_matching(text: str) -> str:
 def _term_pattern(term: str) -> str:
     words = normalise_for_matching(term).split()
     first = words[0]
-    if _ARABIC_LETTER.match(first):
-        if first.startswith(_ARABIC_ARTICLE) and len(first) - len(_ARABIC_ARTICLE) >= _MIN_ARABIC_STEM:
-            first = first[len(_ARABIC_ARTICLE) :]
-        if len(first) >= _MIN_ARABIC_STEM:
-            words[0] = _ARABIC_PROCLITICS + re.escape(first)
+    if ARABIC_LETTER.match(first):
+        # Terms are listed without clitics, so "شراكة" also finds "والشراكة" (see PROCLITICS).
+        first = without_article(first)
+        if len(first) >= MIN_STEM:
+            words[0] = PROCLITICS + re.escape(first)
         else:
-            words[0] = "[وف]?" + re.escape(first)
+            words[0] = CONJUNCTIONS + re.escape(first)
     else:
         words[0] = re.escape(first)
     return r"\s+".join([words[0], *(re.escape(word) for word in words[1:])])
@@ -491,9 +486,7 @@ def _term_hits(term: str, normalised: Sequence[str]) -> np.ndarray:
     words = normalise_for_matching(term).split()
     if pattern is None or not words:
         return np.zeros(0, dtype=int)
-    key = max(words, key=len)
-    if _ARABIC_LETTER.match(key) and key.startswith(_ARABIC_ARTICLE) and len(key) - 2 >= _MIN_ARABIC_STEM:
-        key = key[len(_ARABIC_ARTICLE) :]
+    key = without_article(max(words, key=len))
     return np.array(
         [row for row, text in enumerate(normalised) if key in text and pattern.search(text)], dtype=int
     )
