@@ -13,6 +13,7 @@ read as asked (missing path, missing column, duplicate ids, unsafe manifest) rai
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,7 @@ from analysis.documents import (  # noqa: F401 (re-exported: the corpus stage's 
     DOCUMENT_SUFFIXES,
     TABLE_SUFFIXES,
     RawDocument,
-    check_unique_ids,
-    origin,
+    raise_on_duplicate_ids,
     read_documents,
     source_folders,
 )
@@ -89,6 +89,28 @@ def write_corpus(corpus: Corpus, run_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
+# --- accounting: ids and origins -----------------------------------------------------------------
+
+
+def check_unique_ids(documents: list[RawDocument]) -> None:
+    """Refuse two input documents with the same id (skipped files excepted), naming where both came from."""
+    documents = [d for d in documents if d.status != "skipped"]  # skipped files are named by path
+    raise_on_duplicate_ids([d.doc_id for d in documents], [origin(d, None) for d in documents],
+                            fix="make the id column unique, or set id_prefix per input in the description")  # fmt: skip
+
+
+def origin(document: RawDocument, root: Path | None) -> str:
+    """Where a document came from, relative to `root`: `path/file.csv:row 17` or `path/file.txt`."""
+    path = _relative(document.path, root) if root is not None else document.path.as_posix()
+    return f"{path}:row {document.row}" if document.row is not None else path
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), root)).as_posix()
+
+
+# --- cleaning, segmenting, accounting --------------------------------------------------------------
 
 
 @dataclass(frozen=True)

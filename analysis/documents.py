@@ -48,7 +48,6 @@ manifest) raises `CorpusError`; files that cannot be decoded are documents with 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import glob
 import os
 import tomllib
@@ -213,7 +212,7 @@ def _read_manifest(
                           "name each document's file in a 'file' column")  # fmt: skip
     ids = [str(v).strip() or Path(str(f)).stem for v, f in
            zip(table.get("id", table["file"]), table["file"], strict=True)]  # fmt: skip
-    _raise_on_duplicate_ids([f"{id_prefix}{i}" for i in ids], [f"{manifest}:row {r + 1}" for r in range(len(ids))],
+    raise_on_duplicate_ids([f"{id_prefix}{i}" for i in ids], [f"{manifest}:row {r + 1}" for r in range(len(ids))],
                             fix="give each manifest row its own id")  # fmt: skip
     extras = [c for c in table.columns if c not in _MANIFEST_COLUMNS]
     folder_resolved = folder.resolve()
@@ -514,13 +513,7 @@ def _extra_name(column: str) -> str:
     return f"input_{column}" if column in SEGMENT_COLUMNS else column
 
 
-def check_unique_ids(documents: list[RawDocument]) -> None:
-    documents = [d for d in documents if d.status != "skipped"]  # skipped files are named by path
-    _raise_on_duplicate_ids([d.doc_id for d in documents], [origin(d, None) for d in documents],
-                            fix="make the id column unique, or set id_prefix per input in the description")  # fmt: skip
-
-
-def _raise_on_duplicate_ids(ids: list[str], origins: list[str], *, fix: str) -> None:
+def raise_on_duplicate_ids(ids: list[str], origins: list[str], *, fix: str) -> None:
     counts = Counter(ids)
     repeated = [i for i, n in counts.items() if n > 1]
     if repeated:
@@ -529,16 +522,3 @@ def _raise_on_duplicate_ids(ids: list[str], origins: list[str], *, fix: str) -> 
             for i in repeated[:3]
         )
         raise CorpusError(f"duplicate document ids ({len(repeated)}): {shown}; {fix}")
-
-
-def origin(document: RawDocument, root: Path | None) -> str:
-    path = _relative(document.path, root) if root is not None else document.path.as_posix()
-    return f"{path}:row {document.row}" if document.row is not None else path
-
-
-@functools.lru_cache(maxsize=4096)
-def _relative(path: Path, root: Path) -> str:
-    return Path(os.path.relpath(path.resolve(), root)).as_posix()
-
-
-# --- cleaning, segmenting, accounting --------------------------------------------------------------

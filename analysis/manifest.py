@@ -167,19 +167,10 @@ class Manifest:
         return name in self.data.get("resumed_stages", [])
 
 
-def open_run(
-    run_dir: Path,
-    *,
-    command: str,
-    source: Path,
-    config: RunConfig,
-    overwrite: bool = False,
-    resume: bool = False,
-) -> Manifest:
-    """Check RUN_DIR before any work (`prepare_run_folder`) and start its manifest, status "running"."""
-    previous, resumed = prepare_run_folder(
-        run_dir, command=command, source=source, config=config, overwrite=overwrite, resume=resume
-    )
+def open_run(run_dir: Path, *, command: str, source: Path, config: RunConfig, **reuse: bool) -> Manifest:
+    """Check RUN_DIR before any work (`prepare_run_folder`, with its `overwrite` and `resume`) and
+    start its manifest, status "running"."""
+    previous, resumed = prepare_run_folder(run_dir, command=command, source=source, config=config, **reuse)
     manifest = Manifest.start(run_dir, command=command, source=str(source), config=config)
     if previous is not None and resumed:
         kept = ("corpus", "inputs_fingerprint", "encoder", "embedding", "topics", "outputs", "files")

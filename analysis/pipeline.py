@@ -9,8 +9,10 @@ command line and the notebooks call these functions.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,16 +61,42 @@ class RunResult:
     report: Path | None = None
 
 
-def run_corpus(
-    source: str | Path | None,
-    run_dir: str | Path,
-    config: RunConfig,
-    *,
-    progress: bool = True,
-    manifest: Manifest | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
-) -> RunResult:
+def _run_command(command: str) -> Callable[..., Callable[..., RunResult]]:
+    """Make a stage body a command: `run_x(source, run_dir, config, *, progress, manifest, overwrite, resume)`.
+
+    Called without `manifest` (from the command line or a notebook), it checks RUN_DIR and opens the
+    run (`open_run`: a new, empty, or resumable folder; `overwrite` clears one holding another run),
+    runs the body and marks the run complete, failed or interrupted (`finishing`). Called with the
+    manifest of a run in progress (one stage calling the one before it), it only runs the body.
+    """
+
+    def decorate(body: Callable[..., RunResult]) -> Callable[..., RunResult]:
+        @functools.wraps(body)
+        def run(
+            source: str | Path | None,
+            run_dir: str | Path,
+            config: RunConfig,
+            *,
+            progress: bool = True,
+            manifest: Manifest | None = None,
+            overwrite: bool = False,
+            resume: bool = False,
+        ) -> RunResult:
+            source_path, run_dir = resolve_source(source), Path(run_dir)
+            if manifest is not None:
+                return body(source_path, run_dir, config, progress=progress, manifest=manifest)
+            manifest = open_run(run_dir, command=command, source=source_path, config=config,
+                                overwrite=overwrite, resume=resume)  # fmt: skip
+            with finishing(manifest):
+                return body(source_path, run_dir, config, progress=progress, manifest=manifest)
+
+        return run
+
+    return decorate
+
+
+@_run_command("corpus")
+def run_corpus(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, manifest: Manifest) -> RunResult:
     """Load, clean, segment and account for a corpus; write segments.parquet and ledger.csv.
 
     RUN_DIR must be new, empty, or hold a run of this SOURCE and configuration with `resume` (its
@@ -76,17 +104,10 @@ def run_corpus(
     """
     from analysis.corpus import build_corpus, write_corpus
 
-    source_path = resolve_source(source)
-    run_dir = Path(run_dir)
-    if manifest is None:
-        manifest = open_run(run_dir, command="corpus", source=source_path, config=config,
-                            overwrite=overwrite, resume=resume)  # fmt: skip
-        with finishing(manifest):
-            return run_corpus(source_path, run_dir, config, progress=progress, manifest=manifest)
     if manifest.reusable("corpus"):
         return _reused_corpus(run_dir, manifest)
     with manifest.stage("corpus"):
-        corpus = build_corpus(source_path, config.corpus, progress=progress)
+        corpus = build_corpus(source, config.corpus, progress=progress)
         check_inputs_outside(corpus.inputs, run_dir)
         if config.select.active:
             # selecting is part of the corpus stage: its settings decide which segments it writes
@@ -94,7 +115,7 @@ def run_corpus(
             manifest.data["selection"] = selection.summary
         written = write_corpus(corpus, run_dir)
     manifest.data["corpus"] = corpus.summary()
-    manifest.data["inputs_fingerprint"] = inputs_fingerprint(source_path, corpus.inputs)
+    manifest.data["inputs_fingerprint"] = inputs_fingerprint(source, corpus.inputs)
     manifest.data["outputs"].update({k: str(Path(v).name) for k, v in written.items()})
     manifest.complete_stage("corpus", ["segments.parquet", "ledger.csv"])
     return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
@@ -124,30 +145,15 @@ def select_corpus_for_run(corpus: Any, config: RunConfig) -> tuple[Any, Any]:
     return select_corpus(corpus, config.select, codebook=codebook)
 
 
-def run_topics(
-    source: str | Path | None,
-    run_dir: str | Path,
-    config: RunConfig,
-    *,
-    progress: bool = True,
-    manifest: Manifest | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
-) -> RunResult:
+@_run_command("topics")
+def run_topics(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, manifest: Manifest) -> RunResult:
     """Corpus → embeddings (cached) → BERTopic; adds topics.csv, model/ and topic columns."""
     from analysis.corpus import require_segments
     from analysis.encoders import embed_segments, load_encoder
     from analysis.themes import load_codebook
     from analysis.topics import fit_topics, load_topic_model, save_topic_model
 
-    run_dir = Path(run_dir)
-    source_path = resolve_source(source)
-    if manifest is None:
-        manifest = open_run(run_dir, command="topics", source=source_path, config=config,
-                            overwrite=overwrite, resume=resume)  # fmt: skip
-        with finishing(manifest):
-            return run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
-    result = run_corpus(source_path, run_dir, config, progress=progress, manifest=manifest)
+    result = run_corpus(source, run_dir, config, progress=progress, manifest=manifest)
     if manifest.reusable("topics"):
         result.topic_result = load_topic_model(run_dir / "model")
         result.embeddings = np.load(run_dir / "embeddings.npy")
@@ -215,27 +221,12 @@ def add_segment_themes(
     return pd.concat([segments.reset_index(drop=True), labels.reset_index(drop=True)], axis=1)
 
 
-def run_all(
-    source: str | Path | None,
-    run_dir: str | Path,
-    config: RunConfig,
-    *,
-    progress: bool = True,
-    manifest: Manifest | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
-) -> RunResult:
+@_run_command("run")
+def run_all(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, manifest: Manifest) -> RunResult:
     """The whole job: corpus → topics → tables → figures → report."""
     from analysis.evaluate import evaluate_run
 
-    run_dir = Path(run_dir)
-    source_path = resolve_source(source)
-    if manifest is None:
-        manifest = open_run(run_dir, command="run", source=source_path, config=config,
-                            overwrite=overwrite, resume=resume)  # fmt: skip
-        with finishing(manifest):
-            return run_all(source_path, run_dir, config, progress=progress, manifest=manifest)
-    result = run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
+    result = run_topics(source, run_dir, config, progress=progress, manifest=manifest)
     config = resolve_run_period(result.segments, config, manifest)
 
     with manifest.stage("tables"):
