@@ -551,7 +551,7 @@ def test_packaged_word_lists_are_read_by_one_reader_with_sections_and_comments()
     assert list(darija) == [""] and "ديال" in darija[""]  # a list without sections
     exceptions = read_word_list("stopword_exceptions.txt")
     assert {"en", "fr", "ar"} <= set(exceptions) and "ai" in exceptions["en"]
-    with pytest.raises(FileNotFoundError, match="analysis/data/nope.txt"):
+    with pytest.raises(FileNotFoundError, match=r"analysis/data/nope\.txt"):
         read_word_list("nope.txt")
 
 
