@@ -150,7 +150,7 @@ def run_topics(source: Path, run_dir: Path, config: RunConfig, *, progress: bool
     """Corpus → embeddings (cached) → BERTopic; adds topics.csv, model/ and topic columns."""
     from analysis.corpus import require_segments
     from analysis.encoders import embed_segments, load_encoder
-    from analysis.themes import load_codebook
+    from analysis.themes import add_segment_themes, load_codebook
     from analysis.topics import fit_topics, load_topic_model, save_topic_model
 
     result = run_corpus(source, run_dir, config, progress=progress, manifest=manifest)
@@ -205,20 +205,6 @@ def run_topics(source: Path, run_dir: Path, config: RunConfig, *, progress: bool
     result.topic_result = topic_result
     result.segments = segments
     return result
-
-
-def add_segment_themes(
-    segments: pd.DataFrame, codebook: Any, *, encoder: Any = None, embeddings: np.ndarray | None = None
-) -> pd.DataFrame:
-    """Segments with `seg_themes`, `seg_theme`, `seg_theme_score` (`analysis.themes.segment_themes`)."""
-    from analysis.themes import segment_theme_evidence, segment_themes
-
-    evidence = segment_theme_evidence(
-        segments["text"].fillna("").astype(str).tolist(), codebook, encoder=encoder, embeddings=embeddings
-    )
-    labels = segment_themes(evidence)
-    segments = segments.drop(columns=[c for c in labels.columns if c in segments.columns])
-    return pd.concat([segments.reset_index(drop=True), labels.reset_index(drop=True)], axis=1)
 
 
 @_run_command("run")

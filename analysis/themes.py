@@ -453,3 +453,15 @@ def _kappa(a: np.ndarray, b: np.ndarray) -> float:
     pa, pb = a.mean(), b.mean()
     expected = pa * pb + (1 - pa) * (1 - pb)
     return float("nan") if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def add_segment_themes(
+    segments: pd.DataFrame, codebook: Codebook, *, encoder: Encoder | None = None, embeddings: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Segments with `seg_themes`, `seg_theme`, `seg_theme_score` (`segment_themes`), evidence from `embeddings`."""
+    evidence = segment_theme_evidence(
+        segments["text"].fillna("").astype(str).tolist(), codebook, encoder=encoder, embeddings=embeddings
+    )
+    labels = segment_themes(evidence)
+    segments = segments.drop(columns=[c for c in labels.columns if c in segments.columns])
+    return pd.concat([segments.reset_index(drop=True), labels.reset_index(drop=True)], axis=1)
