@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import RunConfig
+from analysis.jsonio import json_safe
 from analysis.manifest import (  # noqa: F401 (re-exported: benchmarks and notebooks import them from here)
     RECORDED_PACKAGES,
     Manifest,
@@ -309,7 +310,7 @@ def run_evaluate(run_dir: str | Path, *, label_column: str | None = None, seeds:
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():
         manifest = Manifest.from_data(run_dir, json.loads(manifest_path.read_text(encoding="utf-8")))
-        manifest.data["evaluation"] = evaluation  # the manifest's writer turns NaN into null
+        manifest.data["evaluation"] = json_safe(evaluation)  # as in evaluation.json: NaN is null (None)
         manifest.write()
         if (run_dir / "report.html").is_file():
             tables = {
