@@ -318,12 +318,6 @@ def _build_section(kind: type, values: dict[str, Any], *, where: str, base: Any)
     return dataclasses.replace(base, **values)  # __post_init__ checks every value
 
 
-def _literal_values(hint: Any) -> tuple[Any, ...]:
-    if typing.get_origin(hint) is Literal:
-        return typing.get_args(hint)
-    return ()
-
-
 # --- validation: every setting's type from its annotation, ranges from the rules below -------------
 
 
