@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import sys
 import typing
@@ -164,7 +163,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if source and str(source).endswith(".toml") and Path(source).is_file():
         config = RunConfig.from_toml(source, description=True)
     if args.config:
-        config = RunConfig.from_toml(args.config)
+        config = RunConfig.from_toml(args.config, base=config)  # layered on the description's [config]
     corpus: dict[str, Any] = {}
     embed: dict[str, Any] = {}
     topics: dict[str, Any] = {}
@@ -292,11 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         from analysis import pipeline
 
         if args.command == "evaluate":
-            pipeline.run_evaluate(args.run_dir, label_column=args.labels, seeds=args.seeds)
-            # read back the file: it holds null where a metric is undefined, which json.dumps cannot write
-            results = json.loads((args.run_dir / "evaluation.json").read_text(encoding="utf-8"))
+            from analysis.jsonio import dumps_json
+
+            results = dict(pipeline.run_evaluate(args.run_dir, label_column=args.labels, seeds=args.seeds))
             results.pop("npmi_per_topic", None)  # per-topic values stay in the file
-            print(json.dumps(results, indent=2, ensure_ascii=False))
+            print(dumps_json(results))  # null where a metric is undefined, as in evaluation.json
             print(f"\nwritten: {args.run_dir / 'evaluation.json'}")
             return 0
 

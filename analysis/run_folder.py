@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.config import RunConfig
+from analysis.jsonio import write_json
 
 MANIFEST = "manifest.json"
 # Run status in manifest.json: "running" from the first write until the last stage succeeds, so a
@@ -127,9 +128,7 @@ def record_changed_files(run_dir: Path, files: list[str]) -> None:
     data = _read_manifest(path)
     for relative in files:
         data.setdefault("files", {}).update(file_digests(run_dir, relative))
-    scratch = path.with_name(f".{MANIFEST}.tmp")
-    scratch.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    scratch.replace(path)
+    write_json(path, data)
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

@@ -43,9 +43,11 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from analysis.text.arabic import LETTERS
+
 _BLANK_LINE = re.compile(r"\n[ \t\u00a0]*\n\s*")
 _LINE_BREAK = re.compile(r"\n\s*")
-_SENTENCE_END = re.compile(r"[.!?؟…]+[\"'»”’)\]]*(?=\s|[\u0621-\u064a]|$)")
+_SENTENCE_END = re.compile(rf"[.!?؟…]+[\"'»”’)\]]*(?=\s|[{LETTERS}]|$)")
 _SPACE = re.compile(r"\s+")
 _NOT_WORD = r"[^\pL\pN\pM]+"  # RE2 syntax (pyarrow): anything but letters, digits, marks
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import ConfigError, SelectConfig
+from analysis.schema import is_original
 from analysis.themes import TERM_LANGUAGES, Codebook, normalise_for_matching, terms_pattern
 
 PACKAGED_LISTS = {"ai": Path(__file__).parent / "data" / "select_ai.toml"}
@@ -215,7 +216,7 @@ def _selection_ledger(
     ledger.loc[gone, "n_segments"] = 0
     stays = is_doc & ledger["doc_id"].isin(n_kept.index)
     ledger.loc[stays, "n_segments"] = ledger.loc[stays, "doc_id"].map(n_kept).astype("int64")
-    originals = kept.groupby("doc_id")["duplicate_of"].agg(lambda s: (s == "").any())
+    originals = is_original(kept).groupby(kept["doc_id"]).any()
     revived = (
         stays & (ledger["status"] == "duplicate") & ledger["doc_id"].map(originals).fillna(False).astype(bool)
     )

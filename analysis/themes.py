@@ -1,4 +1,4 @@
-"""Theme codebook: load and validate it, score segments by dictionary, map topics to themes.
+"""Themes: score segments by the codebook's terms, map topics to themes, audit the codebook.
 
 A codebook (TOML, `analysis/data/codebook.toml` by default) names the analyst's themes, each with a
 description and terms in English, French, Arabic and Darija. It is used three ways: to seed
@@ -9,223 +9,29 @@ that needs no model at all.
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis.encoders.base import Encoder
+from analysis.codebook import (  # noqa: F401 (re-exported: the codebook API has lived here)
+    OTHER,
+    PACKAGED_CODEBOOK,
+    TERM_LANGUAGES,
+    Codebook,
+    CodebookError,
+    Theme,
+    codebook_to_toml,
+    load_codebook,
+)
+from analysis.encoders.base import Encoder, unit_rows
 from analysis.text import normalise_for_words
+from analysis.text.arabic import ARABIC_LETTER, CONJUNCTIONS, MIN_STEM, PROCLITICS, without_article
 
-PACKAGED_CODEBOOK = Path(__file__).parent / "data" / "codebook.toml"
-OTHER = "other"  # the theme of a topic or segment that matches none
-TERM_LANGUAGES = ("en", "fr", "ar", "darija", "ber")
-
-_CODEBOOK_FIELDS = {"name": True, "version": True, "description": False, "themes": True}
-_THEME_FIELDS = ("key", "label", "description", "terms", "generic")
-_OPTIONAL_THEME_FIELDS = {"generic"}
-_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
-_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
-# Clitics written onto an Arabic word: conjunction و/ف, then a preposition ب/ك/ل and/or the
-# article (لل is ل + ال). Terms are listed without them, so "شراكة" also finds "والشراكة".
-_ARABIC_PROCLITICS = "(?:[وف]?(?:بال|كال|لل|ال|[بكل])?)"
-_ARABIC_ARTICLE = "ال"
-_MIN_ARABIC_STEM = 3  # "الما" (water) must not become "ما" (not)
 _DASHES = re.compile("[-\u2010-\u2015_/]")
 _WORD = re.compile(r"\w+")
-
-
-class CodebookError(ValueError):
-    """A codebook file that cannot be used; the message names the file, theme, field and fix."""
-
-
-@dataclass(frozen=True)
-class Theme:
-    """One theme of the codebook; `terms` maps a language (en, fr, ar, darija, ber) to its terms."""
-
-    key: str
-    label: str
-    description: str
-    terms: dict[str, tuple[str, ...]]
-    # Terms common in general news ("citizens", "water", المراقبة): they count for the theme only in
-    # a segment that also holds one of its specific `terms` (the anchor). See `codebook_audit`.
-    generic: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def specific_terms(self) -> list[str]:
-        return [term for terms in self.terms.values() for term in terms]
-
-    def generic_terms(self) -> list[str]:
-        return [term for terms in self.generic.values() for term in terms]
-
-    def all_terms(self) -> list[str]:
-        return self.specific_terms() + self.generic_terms()
-
-    def text(self) -> str:
-        """What is embedded for the theme: label, description and its terms in every language."""
-        return f"{self.label}. {self.description} {', '.join(self.all_terms())}"
-
-
-@dataclass(frozen=True)
-class Codebook:
-    """A named, versioned set of themes; `source` is the file it was read from."""
-
-    name: str
-    version: str
-    themes: tuple[Theme, ...]
-    description: str = ""
-    source: str = ""
-
-    @property
-    def keys(self) -> list[str]:
-        return [theme.key for theme in self.themes]
-
-    def concepts(self) -> dict[str, list[str]]:
-        """Theme key → all its terms (every language): the offline encoder's concept features."""
-        return {theme.key: theme.all_terms() for theme in self.themes}
-
-
-def load_codebook(path: str | Path | None = None) -> Codebook:
-    """Read and validate a codebook TOML file; None reads the packaged one.
-
-    Validation is strict (unknown fields, empty term lists, missing descriptions, duplicate keys
-    are errors), because a misspelt field silently ignored would change every theme share.
-    """
-    path = Path(path) if path is not None else PACKAGED_CODEBOOK
-    if not path.is_file():
-        raise CodebookError(
-            f"codebook file {path} does not exist; pass an existing TOML file laid out like {PACKAGED_CODEBOOK}, "
-            "or leave [topics] codebook empty for the packaged one"
-        )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CodebookError(
-            f"{path}: not valid UTF-8 TOML ({exc}); fix the file at the position given"
-        ) from exc
-    return _codebook_from_dict(data, source=path)
-
-
-def _codebook_from_dict(data: dict[str, Any], *, source: Path) -> Codebook:
-    unknown = sorted(set(data) - set(_CODEBOOK_FIELDS))
-    if unknown:
-        raise CodebookError(
-            f"{source}: unknown top-level field(s) {unknown}; valid: {', '.join(_CODEBOOK_FIELDS)}; "
-            "remove or rename them"
-        )
-    for name, required in _CODEBOOK_FIELDS.items():
-        if required and name not in data:
-            raise CodebookError(
-                f"{source}: missing top-level field '{name}'; add it (see {PACKAGED_CODEBOOK})"
-            )
-    themes_data = data["themes"]
-    if not isinstance(themes_data, list) or not themes_data:
-        raise CodebookError(f"{source}: field 'themes' must hold at least one [[themes]] table")
-    themes: list[Theme] = []
-    first_seen: dict[str, int] = {}
-    for number, theme_data in enumerate(themes_data, start=1):
-        theme = _theme_from_dict(theme_data, source=source, number=number)
-        if theme.key in first_seen:
-            raise CodebookError(
-                f"{source}: theme '{theme.key}', field 'key': declared twice (themes #{first_seen[theme.key]} "
-                f"and #{number}); give each [[themes]] table a unique key or merge the two"
-            )
-        first_seen[theme.key] = number
-        themes.append(theme)
-    return Codebook(
-        name=_text_field(data, "name", where=f"{source}:"),
-        version=str(data["version"]),
-        themes=tuple(themes),
-        description=str(data.get("description", "")),
-        source=str(source),
-    )
-
-
-def _theme_from_dict(data: Any, *, source: Path, number: int) -> Theme:
-    if not isinstance(data, dict):
-        raise CodebookError(f"{source}: theme #{number} must be a [[themes]] table")
-    name = data.get("key") if isinstance(data.get("key"), str) else f"#{number}"
-    where = f"{source}: theme '{name}',"
-    unknown = sorted(set(data) - set(_THEME_FIELDS))
-    if unknown:
-        raise CodebookError(
-            f"{where} field '{unknown[0]}': unknown field; valid fields: {', '.join(_THEME_FIELDS)}; "
-            "remove or rename it"
-        )
-    for name in _THEME_FIELDS:
-        if name not in data and name not in _OPTIONAL_THEME_FIELDS:
-            raise CodebookError(f"{where} field '{name}': missing; add it (see {PACKAGED_CODEBOOK})")
-    key = _text_field(data, "key", where=where)
-    if not _KEY.match(key) or key == OTHER:
-        raise CodebookError(
-            f"{where} field 'key': {key!r} must be lowercase letters, digits and _ starting with a letter, "
-            f"and not {OTHER!r} (reserved for no match)"
-        )
-    return Theme(
-        key=key,
-        label=_text_field(data, "label", where=where),
-        description=_text_field(data, "description", where=where),
-        terms=_term_lists(data["terms"], "terms", where=where),
-        generic=_term_lists(data["generic"], "generic", where=where) if "generic" in data else {},
-    )
-
-
-def _term_lists(terms: Any, name: str, *, where: str) -> dict[str, tuple[str, ...]]:
-    if not isinstance(terms, dict) or not terms:
-        raise CodebookError(
-            f"{where} field '{name}': must be a table of term lists, e.g. [themes.{name}] en = [...]"
-        )
-    checked: dict[str, tuple[str, ...]] = {}
-    for language, values in terms.items():
-        field_name = f"{name}.{language}"
-        if language not in TERM_LANGUAGES:
-            raise CodebookError(
-                f"{where} field '{field_name}': unknown language; valid: {', '.join(TERM_LANGUAGES)}; rename it"
-            )
-        if not isinstance(values, list) or not values:
-            raise CodebookError(
-                f"{where} field '{field_name}': the term list is empty; add at least one term or remove the line"
-            )
-        if not all(isinstance(value, str) and value.strip() for value in values):
-            raise CodebookError(f"{where} field '{field_name}': every term must be a non-empty string")
-        checked[language] = tuple(value.strip() for value in values)
-    return checked
-
-
-def _text_field(data: dict[str, Any], field: str, *, where: str) -> str:
-    value = data.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise CodebookError(f"{where} field '{field}': must be a non-empty string; write one")
-    return value.strip()
-
-
-def codebook_to_toml(codebook: Codebook) -> str:
-    """The codebook as TOML that `load_codebook` reads back to an equal Codebook (minus `source`).
-
-    Strings are written as JSON strings, which are valid TOML basic strings.
-    """
-
-    def text(value: str) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
-    lines = [f"name = {text(codebook.name)}", f"version = {text(codebook.version)}"]
-    if codebook.description:
-        lines.append(f"description = {text(codebook.description)}")
-    for theme in codebook.themes:
-        lines += ["", "[[themes]]", f"key = {text(theme.key)}", f"label = {text(theme.label)}"]
-        lines += [f"description = {text(theme.description)}", "[themes.terms]"]
-        lines += [f"{language} = [{', '.join(map(text, terms))}]" for language, terms in theme.terms.items()]
-        if theme.generic:
-            lines.append("[themes.generic]")
-            lines += [
-                f"{language} = [{', '.join(map(text, terms))}]" for language, terms in theme.generic.items()
-            ]
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,13 +47,13 @@ def normalise_for_matching(text: str) -> str:
 def _term_pattern(term: str) -> str:
     words = normalise_for_matching(term).split()
     first = words[0]
-    if _ARABIC_LETTER.match(first):
-        if first.startswith(_ARABIC_ARTICLE) and len(first) - len(_ARABIC_ARTICLE) >= _MIN_ARABIC_STEM:
-            first = first[len(_ARABIC_ARTICLE) :]
-        if len(first) >= _MIN_ARABIC_STEM:
-            words[0] = _ARABIC_PROCLITICS + re.escape(first)
+    if ARABIC_LETTER.match(first):
+        # Terms are listed without clitics, so "شراكة" also finds "والشراكة" (see PROCLITICS).
+        first = without_article(first)
+        if len(first) >= MIN_STEM:
+            words[0] = PROCLITICS + re.escape(first)
         else:
-            words[0] = "[وف]?" + re.escape(first)
+            words[0] = CONJUNCTIONS + re.escape(first)
     else:
         words[0] = re.escape(first)
     return r"\s+".join([words[0], *(re.escape(word) for word in words[1:])])
@@ -368,14 +174,14 @@ def map_topics_to_themes(
             shares[row] = (topic_scores > 0).mean(axis=0)
     cosines = np.zeros_like(shares)
     if encoder is not None and topics:
-        theme_vectors = _unit_rows(np.asarray(encoder.encode([theme.text() for theme in codebook.themes])))
+        theme_vectors = unit_rows(encoder.encode([theme.text() for theme in codebook.themes]), np.float64)
         centroids = np.vstack(
             [
                 _topic_centroid(topic, topic_docs[topic], encoder, topic_embeddings, theme_vectors.shape[1])
                 for topic in topics
             ]
         )
-        cosines = np.clip(_unit_rows(centroids) @ theme_vectors.T, 0.0, None)
+        cosines = np.clip(unit_rows(centroids, np.float64) @ theme_vectors.T, 0.0, None)
         scores = COSINE_WEIGHT * cosines + (1 - COSINE_WEIGHT) * shares
     else:
         scores = shares
@@ -416,12 +222,6 @@ def _topic_centroid(
     if not sample:
         return np.zeros(dimension)
     return np.asarray(encoder.encode(sample), dtype=np.float64).mean(axis=0)
-
-
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    matrix = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1.0, norms)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,9 +291,7 @@ def _term_hits(term: str, normalised: Sequence[str]) -> np.ndarray:
     words = normalise_for_matching(term).split()
     if pattern is None or not words:
         return np.zeros(0, dtype=int)
-    key = max(words, key=len)
-    if _ARABIC_LETTER.match(key) and key.startswith(_ARABIC_ARTICLE) and len(key) - 2 >= _MIN_ARABIC_STEM:
-        key = key[len(_ARABIC_ARTICLE) :]
+    key = without_article(max(words, key=len))
     return np.array(
         [row for row, text in enumerate(normalised) if key in text and pattern.search(text)], dtype=int
     )
@@ -543,14 +341,14 @@ def segment_theme_evidence(
     hits = pd.DataFrame(dictionary_hits(texts, codebook)[0], columns=codebook.keys)
     if encoder is None or not texts:
         return SegmentEvidence(hits=hits, z=None)
-    theme_vectors = _unit_rows(np.asarray(encoder.encode([theme.text() for theme in codebook.themes])))
+    theme_vectors = unit_rows(encoder.encode([theme.text() for theme in codebook.themes]), np.float64)
     vectors = np.asarray(embeddings if embeddings is not None else encoder.encode(texts), dtype=np.float64)
     if vectors.shape != (len(texts), theme_vectors.shape[1]):
         raise ValueError(
             f"segment_theme_evidence: embeddings have shape {vectors.shape}, expected ({len(texts)}, "
             f"{theme_vectors.shape[1]}) from this encoder; pass the run's own embeddings or none"
         )
-    cosines = _unit_rows(vectors) @ theme_vectors.T
+    cosines = unit_rows(vectors, np.float64) @ theme_vectors.T
     spread = cosines.std(axis=0)
     z = (cosines - cosines.mean(axis=0)) / np.where(spread == 0, 1.0, spread)
     return SegmentEvidence(hits=hits, z=pd.DataFrame(z, columns=codebook.keys))
@@ -655,3 +453,15 @@ def _kappa(a: np.ndarray, b: np.ndarray) -> float:
     pa, pb = a.mean(), b.mean()
     expected = pa * pb + (1 - pa) * (1 - pb)
     return float("nan") if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def add_segment_themes(
+    segments: pd.DataFrame, codebook: Codebook, *, encoder: Encoder | None = None, embeddings: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Segments with `seg_themes`, `seg_theme`, `seg_theme_score` (`segment_themes`), evidence from `embeddings`."""
+    evidence = segment_theme_evidence(
+        segments["text"].fillna("").astype(str).tolist(), codebook, encoder=encoder, embeddings=embeddings
+    )
+    labels = segment_themes(evidence)
+    segments = segments.drop(columns=[c for c in labels.columns if c in segments.columns])
+    return pd.concat([segments.reset_index(drop=True), labels.reset_index(drop=True)], axis=1)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from importlib import resources
 
 import numpy as np
 import stopwordsiso
@@ -21,7 +20,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 # Word normalisation lives in the first stage (text.py), which every later stage shares; it is
 # re-exported here because it is what the vectorizer does to text.
-from analysis.text import normalise_arabic, normalise_for_words, tokenize_words
+from analysis.text import normalise_arabic, normalise_for_words, read_word_list, tokenize_words
 
 __all__ = [
     "DISTINCTIVE_SMOOTHING",
@@ -76,24 +75,13 @@ def stop_words(*, stem: bool = False) -> frozenset[str]:
 def stop_word_exceptions() -> dict[str, tuple[str, ...]]:
     """Language → words stopwords-iso lists but topic words keep ("ai", "act", "état", "زيارة"),
     from the packaged `data/stopword_exceptions.txt` (`[lang]` sections, one word per line)."""
-    text = resources.files("analysis").joinpath("data/stopword_exceptions.txt").read_text(encoding="utf-8")
-    sections: dict[str, list[str]] = {}
-    language = ""
-    for line in text.splitlines():
-        entry = line.split("#", 1)[0].strip()
-        if entry.startswith("[") and entry.endswith("]"):
-            language = entry[1:-1]
-            sections[language] = []
-        elif entry:
-            sections[language].append(entry)
-    return {language: tuple(words) for language, words in sections.items()}
+    return {language: words for language, words in read_word_list("stopword_exceptions.txt").items() if language}
 
 
 @functools.cache
 def darija_stop_words() -> tuple[str, ...]:
     """Moroccan Darija function words from the packaged list (one per line, `#` comments)."""
-    text = resources.files("analysis").joinpath("data/stopwords_darija.txt").read_text(encoding="utf-8")
-    return tuple(line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip())
+    return read_word_list("stopwords_darija.txt").get("", ())
 
 
 def scaled_min_df(n_documents: int) -> int:

@@ -231,3 +231,26 @@ def test_morocco_news_segment_languages_match_the_outlet(morocco_news, source: s
     segments = morocco_news.segments[morocco_news.segments["source"] == source]
     assert len(segments) > 400
     assert (segments["language"] == language).mean() >= 0.99
+
+
+def test_require_columns_raises_one_error_type_naming_what_is_missing():
+    from analysis.schema import MissingColumnsError, require_columns
+
+    frame = pd.DataFrame({"text": ["a"], "topic": [0]})
+    require_columns(frame, ["text", "topic"], what="share table")  # all present: no error
+    with pytest.raises(MissingColumnsError) as excinfo:
+        require_columns(frame, ["text", "seg_themes", "source"], what="share table", fix="Run the topic stage.")
+    message = str(excinfo.value)
+    assert message == (
+        "share table: missing column(s) ['seg_themes', 'source']; it has ['text', 'topic']. Run the topic stage."
+    )
+    assert isinstance(excinfo.value, KeyError) and isinstance(excinfo.value, ValueError)
+
+
+def test_is_original_reads_duplicate_of_and_treats_a_table_without_it_as_originals():
+    from analysis.schema import is_original
+
+    segments = pd.DataFrame({"duplicate_of": ["", "a#0", None, ""]}, index=[10, 11, 12, 13])
+    assert is_original(segments).tolist() == [True, False, True, True]
+    assert is_original(segments).index.tolist() == [10, 11, 12, 13]
+    assert is_original(pd.DataFrame({"text": ["x", "y"]})).tolist() == [True, True]

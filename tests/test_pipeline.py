@@ -99,36 +99,91 @@ def test_rerun_embeds_nothing_and_reproduces_the_topics(sample_run, tmp_path):
     assert (first.sort_index() == second.sort_index()).all()
 
 
-class _ScriptFinder(HTMLParser):
+class _Elements(HTMLParser):
+    """Counts <script> elements and collects the text of alert banners (role="alert")."""
+
     def __init__(self) -> None:
         super().__init__()
         self.scripts = 0
+        self.alerts: list[str] = []
+        self._in_alert = False
 
     def handle_starttag(self, tag, attrs):
         self.scripts += tag == "script"
+        if ("role", "alert") in attrs:
+            self._in_alert = True
+            self.alerts.append("")
+
+    def handle_endtag(self, tag):
+        self._in_alert = False
+
+    def handle_data(self, data):
+        if self._in_alert:
+            self.alerts[-1] += data
 
 
-def test_report_shows_corpus_script_as_text(sample_run):
+def _elements(html: str) -> _Elements:
+    parser = _Elements()
+    parser.feed(html)
+    return parser
+
+
+def test_report_shows_corpus_script_as_text_and_no_false_fallback_alarm(sample_run, tmp_path):
+    import shutil
+
+    from analysis.pipeline import load_run, write_run_report
+
     run_dir, _ = sample_run
     html = (run_dir / "report.html").read_text(encoding="utf-8")
-    finder = _ScriptFinder()
-    finder.feed(html)
-    assert finder.scripts == 0
+    report = _elements(html)
+    assert report.scripts == 0
     segments = pd.read_parquet(run_dir / "segments.parquet")
     assert segments["text"].str.contains("<script>", regex=False).any()  # the planted sample line
-    assert "FALLBACK ENCODER" not in html  # the default encoder ran as asked: no false alarm
+    assert report.alerts == []  # the default encoder ran as asked: no banner
+    # the same parser finds the banner when the manifest records a fallback (so the check above can fail)
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    result = load_run(copy)
+    result.manifest.data["encoder"] = {**result.manifest.data["encoder"], "fallback_reason": "no such model"}
+    tables = {p.stem: pd.read_csv(p, keep_default_na=False) for p in sorted((copy / "tables").glob("*.csv"))}
+    write_run_report(result.manifest, tables, sorted((copy / "figures").glob("*.png")))
+    alerts = _elements((copy / "report.html").read_text(encoding="utf-8")).alerts
+    assert len(alerts) == 1 and "no such model" in alerts[0]
 
 
-def test_evaluate_command_adds_its_numbers_to_the_run(sample_run, capsys):
+def _strict_json(path: Path) -> dict:
+    """The file parsed as strict JSON: NaN, Infinity and -Infinity are refused."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{path.name} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+def test_manifest_and_evaluation_are_strict_json(sample_run):
     run_dir, _ = sample_run
+    manifest = _strict_json(run_dir / "manifest.json")
+    evaluation = _strict_json(run_dir / "evaluation.json")
+    assert manifest["evaluation"].keys() == evaluation.keys()
+    assert manifest["period"]["setting"] == "auto" and manifest["period"]["resolved"] in ("month", "quarter", "year")
+    periods = pd.read_csv(run_dir / "tables" / "theme_by_period.csv", keep_default_na=False)["group"].astype(str)
+    pattern = {"month": r"\d{4}-\d{2}", "quarter": r"\d{4}Q\d", "year": r"\d{4}"}[manifest["period"]["resolved"]]
+    assert periods.str.fullmatch(pattern).all(), periods.unique()
+
+
+def test_evaluate_command_adds_its_numbers_to_the_run(sample_run, tmp_path, capsys):
+    import shutil
+
+    run_dir = tmp_path / "run"  # a copy: the other tests read the module's run as `run` wrote it
+    shutil.copytree(sample_run[0], run_dir)
     (run_dir / "report.html").write_text("stale", encoding="utf-8")
     assert main(["evaluate", str(run_dir), "--labels", "label"]) == 0
-    results = json.loads((run_dir / "evaluation.json").read_text(encoding="utf-8"))
+    results = _strict_json(run_dir / "evaluation.json")
     assert -1 <= results["npmi"] <= 1
     assert 0 < results["topic_diversity"] <= 1
     assert "evaluation.json" in capsys.readouterr().out
     # the numbers reach the manifest and the rebuilt report, external validity included
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = _strict_json(run_dir / "manifest.json")
     assert manifest["evaluation"]["npmi"] == results["npmi"]
     assert 0 < manifest["evaluation"]["external_validity"]["nmi"] <= 1
     report = (run_dir / "report.html").read_text(encoding="utf-8")
@@ -136,8 +191,12 @@ def test_evaluate_command_adds_its_numbers_to_the_run(sample_run, capsys):
     assert report.count("data:image/png;base64,") >= 5  # the figures came back from RUN_DIR/figures
 
 
-def test_a_rerun_into_the_run_folder_is_refused_and_resume_reuses_the_fit(sample_run, capsys):
-    run_dir, cache = sample_run
+def test_a_rerun_into_the_run_folder_is_refused_and_resume_reuses_the_fit(sample_run, tmp_path, capsys):
+    import shutil
+
+    cache = sample_run[1]
+    run_dir = tmp_path / "run"  # a copy: resuming rewrites the tables the other tests read
+    shutil.copytree(sample_run[0], run_dir)
     argv = ["run", "--out", str(run_dir), "--cache-dir", str(cache), "--no-progress"]
     before = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert main(argv) == 2

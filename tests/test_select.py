@@ -6,8 +6,6 @@ import pandas as pd
 import pytest
 
 from analysis.config import ConfigError, RunConfig, SelectConfig
-from analysis.corpus import build_corpus
-from analysis.pipeline import SAMPLE_CORPUS
 from analysis.select import NOT_SELECTED, load_keyword_list, select_corpus, select_segments
 from analysis.themes import load_codebook
 
@@ -64,8 +62,8 @@ def test_bad_regex_and_unknown_list_stop_with_a_message(tmp_path) -> None:
     assert RunConfig.from_dict({"select": {"keywords": "ai", "sources": ["A"]}}).select.sources == ("A",)
 
 
-def test_select_corpus_accounts_for_every_document_in_the_ledger() -> None:
-    corpus = build_corpus(SAMPLE_CORPUS, progress=False)
+def test_select_corpus_accounts_for_every_document_in_the_ledger(sample_corpus) -> None:
+    corpus = sample_corpus  # conftest's, built once per session; select_corpus returns new frames
     selected, selection = select_corpus(corpus, SelectConfig(terms=("Vantara",), level="segment"))
     segments, ledger = selected.segments, selected.ledger
     assert len(segments) == selection.summary["kept"]["segments"] > 0

@@ -538,3 +538,32 @@ def test_labelled_partner_offer_box_is_removed_and_its_neighbours_kept():
         "Le fonds prendra des participations minoritaires dans les jeunes pousses.\n\n"
         "Les entrepreneurs saluent l’initiative."
     )
+
+
+def test_packaged_word_lists_are_read_by_one_reader_with_sections_and_comments():
+    from analysis.text import read_word_list
+
+    markers = read_word_list("darija_markers.txt")
+    assert set(markers) == {"arabic", "latin"}  # no entry before the first section
+    assert "ديال" in markers["arabic"] and "bzaf" in markers["latin"]
+    assert not any("#" in word or not word.strip() for words in markers.values() for word in words)
+    darija = read_word_list("stopwords_darija.txt")
+    assert list(darija) == [""] and "ديال" in darija[""]  # a list without sections
+    exceptions = read_word_list("stopword_exceptions.txt")
+    assert {"en", "fr", "ar"} <= set(exceptions) and "ai" in exceptions["en"]
+    with pytest.raises(FileNotFoundError, match=r"analysis/data/nope\.txt"):
+        read_word_list("nope.txt")
+
+
+def test_arabic_rules_are_defined_once_and_shared():
+    from analysis.text import arabic, clean, dates, language
+    from analysis.text.arabic import ARABIC_SCRIPT_CHAR, normalise_arabic, without_article
+
+    assert normalise_arabic("الذَّكاءُ الإصطناعيّ ـ مدرسة") == "الذكاء الاصطناعي  مدرسه"
+    assert normalise_arabic("والمدارس", stem=True) == "مدارس"
+    assert without_article("الشراكة") == "شراكة" and without_article("الما") == "الما"  # 3 letters kept
+    assert without_article("alpha") == "alpha"
+    assert ARABIC_SCRIPT_CHAR.search("Rabat الرباط") and not ARABIC_SCRIPT_CHAR.search("Rabat ⵕⴱⴰⵟ")
+    assert language._SCRIPT_RANGES["Arab"] is arabic.SCRIPT_RANGES
+    assert clean.DIACRITICS is arabic.DIACRITICS
+    assert dates.ANY_ARABIC_LETTERS is arabic.ANY_ARABIC_LETTERS

@@ -30,11 +30,6 @@ EXPECTED_THEMES = [
 ARABIC = re.compile("[\u0621-\u064a]")
 
 
-@pytest.fixture(scope="module")
-def codebook():
-    return load_codebook()
-
-
 # ---------------------------------------------------------------------------------------------
 # The packaged codebook
 
@@ -368,15 +363,29 @@ def test_agreement_flags_a_topic_whose_segments_do_not_carry_its_theme() -> None
     assert 0 < result["kappa"] < 1
 
 
-def test_codebook_audit_command_writes_every_term(tmp_path, capsys) -> None:
+def test_codebook_audit_command_writes_every_term(sample_corpus, tmp_path, capsys) -> None:
     from analysis.cli import main
-    from analysis.pipeline import SAMPLE_CORPUS
 
     out = tmp_path / "audit.csv"
-    assert main(["codebook-audit", str(SAMPLE_CORPUS), "--out", str(out)]) == 0
+    sample_corpus.segments.to_parquet(tmp_path / "segments.parquet")  # a run folder's segments
+    assert main(["codebook-audit", str(tmp_path), "--out", str(out)]) == 0
     audit = pd.read_csv(out, keep_default_na=False)
     codebook = load_codebook()
     assert len(audit) == sum(len(t.all_terms()) for t in codebook.themes)  # one row per listed term
     assert audit.loc[audit["term"] == "Vantara", "n_segments"].empty  # codebook terms only
     assert (audit["segment_share"].between(0, 1)).all() and audit["n_segments"].max() > 0
     assert "written:" in capsys.readouterr().out
+
+
+def test_segment_evidence_reuses_the_runs_embeddings(sample_corpus, codebook, tiny_encoder, sample_embeddings):
+    """Given the run's embeddings, the evidence is what the encoder itself would give, text by text."""
+    from analysis.themes import segment_theme_evidence, segment_themes
+
+    texts = sample_corpus.segments["text"].tolist()
+    reused = segment_theme_evidence(texts, codebook, encoder=tiny_encoder, embeddings=sample_embeddings)
+    encoded = segment_theme_evidence(texts, codebook, encoder=tiny_encoder)
+    np.testing.assert_allclose(reused.z.to_numpy(), encoded.z.to_numpy(), atol=1e-6)
+    labels = segment_themes(reused)
+    assert len(labels) == len(texts) and set(labels["seg_theme"]) - {OTHER}  # some segments carry themes
+    with pytest.raises(ValueError, match="pass the run's own embeddings or none"):
+        segment_theme_evidence(texts, codebook, encoder=tiny_encoder, embeddings=sample_embeddings[:, :3])

@@ -11,17 +11,17 @@ import re
 import shutil
 import socket
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.metrics import adjusted_rand_score
+from tiny_models import TinyEncoder
 
 from analysis.config import ConfigError, TopicConfig
 from analysis.encoders import SentenceTransformerEncoder
-from analysis.themes import OTHER, dictionary_scores, load_codebook
+from analysis.themes import OTHER
 from analysis.topics import (
     OUTLIER_LABEL,
     SEGMENT_TOPIC_COLUMNS,
@@ -159,11 +159,6 @@ def planted_corpus(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     segments = pd.concat([originals, copies], ignore_index=True)
     embeddings = np.asarray(vectors, dtype=np.float32)
     return segments, embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
-
-
-@pytest.fixture(scope="module")
-def codebook():
-    return load_codebook()
 
 
 @pytest.fixture(scope="module")
@@ -385,32 +380,14 @@ def test_default_fit_records_absorption_and_leaves_outlying_blobs_alone(planted,
 # With an encoder: KeyBERT + MMR words, zero-shot and guided modes
 
 
-class ConceptEncoder:
-    """A test encoder in the spirit of the offline one: the codebook's dictionary scores (which
-    bridge languages) joined to hashed character trigrams (which tell phrasings apart)."""
-
-    identity: ClassVar[dict[str, str]] = {"name": "test-concepts", "kind": "test"}
-
-    def __init__(self, codebook) -> None:
-        self.codebook = codebook
-        self.hasher = HashingVectorizer(
-            analyzer="char_wb", ngram_range=(3, 3), n_features=64, alternate_sign=False
-        )
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        concepts = unit_rows(dictionary_scores(list(texts), self.codebook).to_numpy())
-        chars = unit_rows(self.hasher.transform(list(texts)).toarray())
-        return unit_rows(np.hstack([concepts, 0.5 * chars])).astype(np.float32)
-
-
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms == 0, 1.0, norms)
 
 
 @pytest.fixture(scope="module")
-def concept_encoder(codebook) -> ConceptEncoder:
-    return ConceptEncoder(codebook)
+def concept_encoder(tiny_encoder) -> TinyEncoder:
+    return tiny_encoder  # conftest's session encoder: codebook concepts + character trigrams
 
 
 @pytest.fixture(scope="module")

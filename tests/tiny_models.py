@@ -1,4 +1,7 @@
-"""Tiny sentence-transformers models built on the fly, so tests run the real loading path offline.
+"""Tiny models for the tests: a sentence-transformers model built on the fly, and a test encoder.
+
+`build_tiny_model` lets tests run the real sentence-transformers loading path offline; `TinyEncoder`
+gives embeddings that mean something (themes, languages bridged) without any model.
 
 A random-weight BERT (hidden size 32, 2 layers, 2 heads) with a WordPiece tokenizer trained on the
 test text itself, wrapped as Transformer + mean Pooling and saved like any downloaded model. Its
@@ -9,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
 
 TINY_HIDDEN_SIZE = 32
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -81,3 +87,25 @@ def build_tiny_model(folder: Path, texts: Sequence[str] = TRAINING_TEXT, *, seed
     model_folder = folder / "model"
     model.save(str(model_folder))
     return model_folder
+
+
+class TinyEncoder:
+    """A deterministic multilingual test encoder: the codebook's dictionary scores (which bridge
+    languages, so "centres de données" and "مراكز البيانات" meet) joined to hashed character trigrams
+    (which tell phrasings apart). No model, no download; (n, d) float32 rows of unit length."""
+
+    identity: ClassVar[dict[str, str]] = {"name": "test-concepts", "kind": "test"}
+
+    def __init__(self, codebook) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self.codebook = codebook
+        self.hasher = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 3), n_features=64, alternate_sign=False)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        from analysis.encoders.base import unit_rows
+        from analysis.themes import dictionary_scores
+
+        concepts = unit_rows(dictionary_scores(list(texts), self.codebook).to_numpy(), np.float64)
+        chars = unit_rows(self.hasher.transform(list(texts)).toarray(), np.float64)
+        return unit_rows(np.hstack([concepts, 0.5 * chars]), np.float64).astype(np.float32)

@@ -33,9 +33,9 @@ class Encoder(Protocol):
         ...
 
 
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), as float32."""
-    matrix = np.asarray(matrix, dtype=np.float32)
+def unit_rows(matrix: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero; one vector becomes one row), as `dtype`."""
+    matrix = np.atleast_2d(np.asarray(matrix, dtype=dtype))
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms == 0, 1.0, norms)
 
