@@ -565,16 +565,9 @@ def _with_route(table: pd.DataFrame, route: str, composition: pd.DataFrame | Non
 
 
 def figure_footer(result: RunResult):
-    from analysis.figures import FigureFooter
+    from analysis.figures import run_footer
 
-    data = result.manifest.data
-    encoder = data.get("encoder", {})
-    return FigureFooter(
-        corpus=Path(data.get("source", "")).name,
-        n_segments=len(result.segments) if result.segments is not None else 0,
-        encoder=encoder,
-        run_date=data.get("started", "")[:10],
-    )
+    return run_footer(result.manifest.data, len(result.segments) if result.segments is not None else 0)
 
 
 def build_figures(result: RunResult, config: RunConfig) -> list[Path]:

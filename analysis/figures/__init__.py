@@ -13,6 +13,8 @@ from analysis.figures.run import (
     SavedFigure,
     codebook_labels,
     render_run_figures,
+    run_footer,
+    save_run_figures,
     write_captions,
     write_run_figures,
 )
@@ -61,7 +63,9 @@ __all__ = [
     "plot_topic_similarity",
     "render_run_figures",
     "report_style",
+    "run_footer",
     "save_figure",
+    "save_run_figures",
     "write_captions",
     "write_interactive",
     "write_run_figures",

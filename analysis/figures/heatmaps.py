@@ -128,7 +128,7 @@ def plot_share_heatmap(
         high = np.column_stack([high, np.full(len(rows), np.nan)])
         count = np.column_stack([count, pooled_count])
         n_small = sum(int(documents.get(g, 0)) for g in small)
-        column_labels.append(wrap(SMALL_GROUPS.format(by=_plural(by)), 14) + f"\n({n_small} docs)")
+        column_labels.append(wrap(SMALL_GROUPS.format(by=_plural(by)), 16) + f"\n({n_small} docs)")
     labels = [wrap((row_labels or {}).get(v, str(v)), 28) for v in rows]
     height = 1.5 + (0.42 if intervals else 0.3) * len(rows)
     fig, ax = figure_and_axes(ax, height=height)
@@ -215,9 +215,7 @@ def plot_topic_similarity(
 def _cmap_with_bad(name: str):
     import matplotlib as mpl
 
-    cmap = mpl.colormaps[name].copy()
-    cmap.set_bad("#EEEEEE")
-    return cmap
+    return mpl.colormaps[name].with_extremes(bad="#EEEEEE")
 
 
 def _plural(by: str) -> str:

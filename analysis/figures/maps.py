@@ -45,8 +45,8 @@ def plot_document_map(
     """2-D map of segments, every topic coloured, outliers (-1) grey; the largest topics named.
 
     The `max_topics` largest topics get a name at their medoid; every other topic gets its id, so
-    each cluster can be looked up in topics.csv. Labels are pushed apart by adjustText and tied to
-    their cluster by a thin line when moved. `points` from `projection.document_map_points`.
+    each cluster can be looked up in topics.csv. Labels are pushed apart by adjustText (at most 30 px);
+    what still overlaps falls back to its id, or is dropped (`_drop_overprints`). `points` from `projection.document_map_points`.
     """
     from adjustText import adjust_text
 
@@ -94,9 +94,30 @@ def plot_document_map(
             fontsize=8.5,
         )
         if len(texts) > 1:
-            adjust_text(texts, ax=ax, expand=(1.05, 1.2), max_move=(40, 40), ensure_inside_axes=True,
-                        arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.4})  # fmt: skip
+            adjust_text(texts, ax=ax, expand=(1.05, 1.2), max_move=(30, 30), ensure_inside_axes=True)
+            _drop_overprints(fig, texts, [str(t) for t in topics])
     return fig, ax
+
+
+def _drop_overprints(fig: Figure, texts: list, ids: list[str]) -> None:
+    """What adjustText could not separate: largest topics first, a name that still overlaps a kept
+    label falls back to its id, and an id that still overlaps is removed (it stays in the HTML map)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    kept: list = []
+    for text, topic_id in zip(texts, ids, strict=True):
+        for attempt in ("name", "id"):
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in kept):
+                kept.append(box)
+                break
+            if attempt == "name" and text.get_text() != topic_id:
+                text.set_text(topic_id)
+                text.set_fontsize(5.5)
+                text.set_fontweight("normal")
+            else:
+                text.remove()
+                break
 
 
 def interactive_document_map(points: pd.DataFrame, *, max_topics: int | None = None):

@@ -181,17 +181,76 @@ def render_run_figures(
                          "Document map", _caption_map(points, config.max_topics))  # fmt: skip
             entry.files["html"] = write_interactive(interactive_document_map(points), out_dir / f"{prefix}document_map.html",
                                                     search=True)  # fmt: skip
-    write_captions(saved, out_dir)
+    write_captions(saved, out_dir, merge=names is not None)
     return saved
 
 
-def write_captions(saved: Sequence[SavedFigure], out_dir: str | Path) -> Path:
-    """figures.json: the figures in report order with their captions and files (relative to the run)."""
+def save_run_figures(
+    run: Any,
+    names: Sequence[str] | None = None,
+    *,
+    config: Any = None,
+    out_dir: str | Path | None = None,
+    prefix: str = "",
+    show: bool = True,
+) -> list[SavedFigure]:
+    """The notebooks' entry: a run result's figures, saved where its configuration says, shown inline.
+
+    `run` is a `pipeline.RunResult` (any stage: a corpus-only run draws the corpus overview);
+    `config` a `RunConfig` (default: the one recorded in the run's manifest); `out_dir` defaults to
+    RUN_DIR/figures. With `show`, each figure is displayed (IPython) before it is closed.
+    """
+    from analysis.config import RunConfig
+
+    data = run.manifest.data
+    config = config or RunConfig.from_dict(data.get("config", {}))
+    segments = run.segments if run.segments is not None else run.corpus.segments
+    fitted = run.topic_result
+    display = None
+    if show:
+        from IPython.display import display
+    return render_run_figures(
+        segments,
+        Path(out_dir) if out_dir is not None else Path(run.run_dir) / "figures",
+        footer=run_footer(data, len(segments)),
+        tables=run.tables,
+        topics=fitted.topics if fitted is not None else None,
+        embeddings=run.embeddings,
+        table_config=config.tables,
+        figure_config=config.figures,
+        theme_labels=codebook_labels(getattr(fitted, "codebook", None)),
+        prefix=prefix,
+        names=names,
+        show=display,
+    )
+
+
+def run_footer(manifest: Mapping[str, Any], n_segments: int) -> FigureFooter:
+    """The footer of a run's figures, from its manifest: corpus, segments, encoder identity, date."""
+    return FigureFooter(
+        corpus=Path(str(manifest.get("source", ""))).name or "corpus",
+        n_segments=n_segments,
+        encoder=manifest.get("encoder") or "none (corpus stage)",
+        run_date=str(manifest.get("started", ""))[:10],
+    )
+
+
+def write_captions(saved: Sequence[SavedFigure], out_dir: str | Path, *, merge: bool = False) -> Path:
+    """figures.json: the figures in report order with their captions and files (relative to the run).
+
+    `merge` (a partial render, e.g. one notebook cell) keeps the other entries already in the file."""
     out_dir = Path(out_dir)
     path = out_dir / CAPTIONS_FILE
     out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([f.as_json(out_dir.parent) for f in saved], ensure_ascii=False, indent=1) + "\n",
-                    encoding="utf-8")  # fmt: skip
+    entries = [f.as_json(out_dir.parent) for f in saved]
+    if merge and path.is_file():
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = []
+        names = {e["name"] for e in entries}
+        entries = [e for e in previous if isinstance(e, dict) and e.get("name") not in names] + entries
+    path.write_text(json.dumps(entries, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return path
 
 

@@ -136,7 +136,7 @@ def save_figure(
     height = fig.get_figheight()
     with report_style():
         added = [fig.text(0.005, -0.01, lines[0], ha="left", va="top", fontsize=8, color="#444444")]
-        below = [_wrap(note, 150, max_lines=3) for note in notes] + lines[1:]
+        below = [_wrap(note, 95, max_lines=3) for note in notes] + lines[1:]
         if below:
             added.append(fig.text(0.005, -0.01 - 0.14 / height, "\n".join(below), ha="left", va="top",
                                   fontsize=8, color="#B00020", fontweight="bold"))  # fmt: skip

@@ -23,7 +23,7 @@ from analysis.figures.style import (
     wrap,
 )
 
-TOPICS_PER_PAGE = 8
+TOPICS_PER_PAGE = 7
 
 
 def plot_top_words(
