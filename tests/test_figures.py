@@ -37,7 +37,8 @@ from analysis.figures import (
     write_interactive,
     write_run_figures,
 )
-from analysis.figures.style import FORMATS
+from analysis.figures.heatmaps import _percent
+from analysis.figures.style import FORMATS, short_label
 from analysis.projection import document_map_points, project_2d
 from analysis.tables import corpus_counts, share_table, theme_trends, topic_similarity, topic_word_shares
 
@@ -171,7 +172,8 @@ def test_heatmap_cells_carry_share_and_interval(tables):
     _, ax = plot_share_heatmap(shares)
     texts = [t.get_text() for t in ax.texts]
     row = shares[(shares["group"] == "outlet-a") & (shares["theme"] == "infrastructure")].iloc[0]
-    assert f"{row['share']:.0%}\n{row['ci_low']:.0%}–{row['ci_high']:.0%}\nn={row['n_segments']}" in texts
+    assert f"{_percent(row['share'])}\n{_percent(row['ci_low'])}–{_percent(row['ci_high'])}\nn={row['n_segments']}" in texts
+    assert _percent(0.044) == "4.4%" and _percent(0.12) == "12%"  # a tight interval never reads "5%–5%"
     assert len(texts) == len(shares)
 
 
@@ -368,3 +370,12 @@ def test_run_figures_write_captions_for_every_saved_figure(tmp_path, segments, t
         assert 2 <= entry["caption"].count(". ") + 1 <= 6 and entry["title"]
     assert entries[names.index("document_map")]["files"]["html"] == "figures/document_map.html"
     assert plt.get_fignums() == []
+
+
+def test_short_labels_cut_at_language_seams_without_stray_fragments():
+    label = "2 · ar: التعليم, التربية الوطنية, التلاميذ · fr: education, enseignement"
+    assert short_label(label, 100).lstrip("\u200e") == label
+    first = "2 · ar: التعليم, التربية الوطنية, التلاميذ"
+    assert short_label(label, len(first) + 5).lstrip("\u200e") == first
+    assert short_label(label, 22).lstrip("\u200e") == "2 · ar: التعليم"
+    assert "·…" not in short_label(label, 30) and not short_label(label, 30).endswith("·")

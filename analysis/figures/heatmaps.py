@@ -17,10 +17,10 @@ from matplotlib.ticker import PercentFormatter
 
 from analysis.figures.style import (
     annotate_cells,
-    clean_label,
     figure_and_axes,
     report_style,
     require,
+    short_label,
     wrap,
 )
 
@@ -147,9 +147,9 @@ def plot_share_heatmap(
                 if not np.isfinite(share[i, j]):
                     line.append("—")
                     continue
-                cell = f"{share[i, j]:.0%}"
+                cell = _percent(share[i, j])
                 if intervals and np.isfinite(low[i, j]):
-                    cell += f"\n{low[i, j]:.0%}–{high[i, j]:.0%}"
+                    cell += f"\n{_percent(low[i, j])}–{_percent(high[i, j])}"
                 cell += f"\nn={count[i, j]:.0f}" if np.isfinite(count[i, j]) else ""
                 line.append(cell)
             text.append(line)
@@ -190,7 +190,7 @@ def plot_topic_similarity(
     n = len(similarity)
     fontsize = 8 if n <= 25 else (6.5 if n <= 45 else 5.5)
     row_height = fontsize / 72 * 1.45  # inches per row: one line of text with its leading
-    labels = [wrap(clean_label(label), 48 if n > 25 else 36, max_lines=1) for label in similarity.index]
+    labels = [short_label(label, 48 if n > 25 else 36) for label in similarity.index]
     fig, ax = figure_and_axes(ax, height=1.6 + row_height * n)
     with report_style():
         values = similarity.to_numpy(dtype=float)
@@ -210,6 +210,11 @@ def plot_topic_similarity(
         fig.colorbar(image, ax=ax, label="cosine similarity", shrink=0.6, pad=0.01)
         ax.set_title(f"Topic similarity: {n} largest topics, ordered by hierarchical clustering", loc="left")
     return fig, ax
+
+
+def _percent(value: float) -> str:
+    """12 %, but 4.4 % under 10 %: whole percents would print "5%–5%" for a tight interval."""
+    return f"{value:.0%}" if value >= 0.1 or value == 0 else f"{value:.1%}"
 
 
 def _cmap_with_bad(name: str):

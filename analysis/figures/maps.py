@@ -28,6 +28,7 @@ from analysis.figures.style import (
     figure_and_axes,
     report_style,
     require,
+    short_label,
     wrap,
 )
 
@@ -71,7 +72,7 @@ def plot_document_map(
         for topic in topics:
             x, y = _medoid(xy_all[topic_of == topic])
             if topic in named:
-                text = wrap(labels.get(topic, str(topic)), label_width)
+                text = wrap(short_label(labels.get(topic, str(topic)), label_width * 2), label_width)
                 style = {"fontsize": 7, "fontweight": "bold"}
             else:
                 text, style = str(topic), {"fontsize": 5.5, "color": "#333333"}

@@ -146,6 +146,8 @@ def render_run_figures(
     if want("theme_comparison") and comparison is not None and not comparison.empty:
         save(plot_theme_comparison(comparison, labels=labels)[0], "theme_comparison", "Theme comparison",
              _caption_comparison(comparison))  # fmt: skip
+    if "topic" not in segments:  # a corpus-stage run: no topic figures yet
+        topics = embeddings = None
     if topics is not None and "hidden" in topics:  # a curation hid these topics from the charts
         hidden = set(topics.loc[topics["hidden"].astype(bool), "topic"])
         shown = ~segments["topic"].isin(hidden).to_numpy()
@@ -164,7 +166,7 @@ def render_run_figures(
             fig = figure_top_words(words, languages=languages, topics=chosen)[0]
             save(fig, stem, "Top words per topic and language" + (f" ({page}/{len(pages)})" if len(pages) > 1 else ""),
                  _caption_words(words, chosen, page, len(pages)))  # fmt: skip
-    n_topics = int(segments.loc[segments["topic"] != -1, "topic"].nunique())
+    n_topics = int(segments.loc[segments["topic"] != -1, "topic"].nunique()) if "topic" in segments else 0
     if embeddings is not None and n_topics > 2:
         if want("topic_similarity"):
             similarity = tables.get("topic_similarity")

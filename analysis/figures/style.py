@@ -192,6 +192,28 @@ def clean_label(label: Any) -> str:
     return " · ".join(parts)
 
 
+def short_label(label: Any, width: int) -> str:
+    """A topic label cut to `width` characters at its own seams ("3 · ar: a, b · fr: c" → "3 · ar: a, b"):
+    whole language parts first, then whole words, never a stray "·…" fragment."""
+    parts = clean_label(label).split(" · ")
+    out = parts[0]
+    for part in parts[1:]:
+        if len(f"{out} · {part}") <= width:
+            out = f"{out} · {part}"
+            continue
+        head, _, words = part.partition(": ")
+        listed = words.split(", ") if words else []
+        for k in range(len(listed) - 1, 0, -1):
+            candidate = f"{out} · {head}: {', '.join(listed[:k])}"
+            if len(candidate) <= width:
+                out = candidate
+                break
+        break
+    if len(out) > width:
+        out = textwrap.shorten(out, width, placeholder="…")
+    return wrap(out, width + 2, max_lines=1)
+
+
 def period_starts(labels: pd.Series) -> pd.DatetimeIndex:
     """Start dates of period labels as `share_table` writes them: "2024-03", "2024Q1" or "2024"."""
     first = str(labels.iloc[0])

@@ -16,10 +16,10 @@ from analysis.figures.style import (
     MAX_HEIGHT,
     OKABE_ITO,
     PAGE_WIDTH,
-    clean_label,
     figure_and_axes,
     report_style,
     require,
+    short_label,
     wrap,
 )
 
@@ -100,7 +100,7 @@ def figure_top_words(
     for i, (row, topic) in enumerate(zip(rows, topics, strict=True)):
         with report_style():
             axes[i] = row.subplots(1, len(languages), squeeze=False)[0]
-            row.suptitle(wrap(clean_label(labels.get(topic, topic)), 100, max_lines=1), x=0.01, ha="left",
+            row.suptitle(short_label(labels.get(topic, topic), 100), x=0.01, ha="left",
                          fontsize=8, fontweight="bold")  # fmt: skip
         for j, language in enumerate(languages):
             plot_top_words(word_shares, ax=axes[i, j], topic=topic, language=language,
