@@ -41,7 +41,7 @@ def plot_document_map(
     *,
     ax: Axes | None = None,
     max_topics: int = 20,
-    label_width: int = 20,
+    label_width: int = 30,
 ) -> tuple[Figure, Axes]:
     """2-D map of segments, every topic coloured, outliers (-1) grey; the largest topics named.
 
@@ -72,7 +72,7 @@ def plot_document_map(
         for topic in topics:
             x, y = _medoid(xy_all[topic_of == topic])
             if topic in named:
-                text = wrap(short_label(labels.get(topic, str(topic)), label_width * 2), label_width)
+                text = short_label(labels.get(topic, str(topic)), label_width)  # one line: mixed scripts stay in order
                 style = {"fontsize": 7, "fontweight": "bold"}
             else:
                 text, style = str(topic), {"fontsize": 5.5, "color": "#333333"}

@@ -93,7 +93,8 @@ def figure_shares_over_time(
         fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, min(0.7 + 1.65 * nrows, 9.0)), sharex=True,
                                  squeeze=False)  # fmt: skip
     slopes = trends.set_index("theme") if trends is not None else None
-    for ax, value, color in zip(axes.flat, values, cycle(OKABE_ITO, len(values)), strict=False):
+    colors = [c for c in OKABE_ITO if c != "#F0E442"] + list(TOL_MUTED)  # yellow bands vanish on white
+    for ax, value, color in zip(axes.flat, values, cycle(colors, len(values)), strict=False):
         plot_shares_over_time(period_shares, ax=ax, values=[value], colors=[color], legend=False)
         title = wrap((labels or {}).get(value, str(value)), 34, max_lines=1)
         if slopes is not None and value in slopes.index and np.isfinite(slopes.loc[value, "slope_per_year"]):

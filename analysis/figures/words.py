@@ -88,9 +88,13 @@ def figure_top_words(
     shown = word_shares[word_shares["topic"].isin(topics) & (word_shares["rank"] <= n_words)]
     bars = max(int(shown.groupby(["topic", "language"]).size().max()), 1) if len(shown) else 1
     with report_style():
-        height = min(0.6 + len(topics) * (0.38 + 0.14 * bars), MAX_HEIGHT)
+        per_topic = 0.38 + 0.14 * bars
+        height = min(0.9 + len(topics) * per_topic, MAX_HEIGHT)
         fig = plt.figure(figsize=(PAGE_WIDTH, height))
-        rows = fig.subfigures(max(len(topics), 1), 1, squeeze=False)[:, 0]
+        n_rows = max(len(topics), 1)
+        # the last row also holds the x tick labels: without extra height its bars squeeze together
+        ratios = [per_topic] * (n_rows - 1) + [per_topic + 0.3]
+        rows = fig.subfigures(n_rows, 1, squeeze=False, height_ratios=ratios)[:, 0]
     axes = np.empty((len(topics), len(languages)), dtype=object)
     counts = (
         word_shares.drop_duplicates(["topic", "language"]).set_index(["topic", "language"])["n_segments"]
