@@ -299,7 +299,7 @@ def test_top_words_titles_give_n_and_hide_thin_language_panels(segments, topics)
         for j, language in enumerate(["ar", "fr", "en"]):
             ax = axes[i, j]
             n = int(counts.get((topic, language), 0))
-            assert ax.get_title(loc="right") == f"{language} · n={n}"
+            assert f"{language} · n={n}" in [t.get_text() for t in ax.texts]
             assert bool(ax.patches) == (n >= 30)  # bars only where enough segments carry them
 
 

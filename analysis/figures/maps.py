@@ -29,7 +29,6 @@ from analysis.figures.style import (
     report_style,
     require,
     short_label,
-    wrap,
 )
 
 PALETTE = TOL_MUTED + OKABE_ITO  # 16 colour-blind-safe colours, cycled over topics by size

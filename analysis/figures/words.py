@@ -49,7 +49,7 @@ def plot_top_words(
     fig, ax = figure_and_axes(ax, height=0.5 + 0.2 * max(len(rows), 1))
     with report_style():
         if rows.empty or n < min_segments:
-            message = f"no {language} segments" if rows.empty and not n else f"{n} {language} segment(s): too few"
+            message = f"no {language} segments" if rows.empty and not n else f"too few:\n{n} segment(s)"
             ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#777777",
                     fontsize=7.5)  # fmt: skip
             ax.set_yticks([])
@@ -87,37 +87,48 @@ def figure_top_words(
         labels = word_shares.drop_duplicates("topic").set_index("topic")["topic_label"].to_dict()
     shown = word_shares[word_shares["topic"].isin(topics) & (word_shares["rank"] <= n_words)]
     bars = max(int(shown.groupby(["topic", "language"]).size().max()), 1) if len(shown) else 1
-    with report_style():
-        per_topic = 0.38 + 0.14 * bars
-        height = min(0.9 + len(topics) * per_topic, MAX_HEIGHT)
-        fig = plt.figure(figsize=(PAGE_WIDTH, height))
-        n_rows = max(len(topics), 1)
-        # the last row also holds the x tick labels: without extra height its bars squeeze together
-        ratios = [per_topic] * (n_rows - 1) + [per_topic + 0.3]
-        rows = fig.subfigures(n_rows, 1, squeeze=False, height_ratios=ratios)[:, 0]
-    axes = np.empty((len(topics), len(languages)), dtype=object)
     counts = (
         word_shares.drop_duplicates(["topic", "language"]).set_index(["topic", "language"])["n_segments"]
         if "n_segments" in word_shares
         else pd.Series(dtype=int)
     )
-    for i, (row, topic) in enumerate(zip(rows, topics, strict=True)):
-        with report_style():
-            axes[i] = row.subplots(1, len(languages), squeeze=False)[0]
-            row.suptitle(short_label(labels.get(topic, topic), 100), x=0.01, ha="left",
-                         fontsize=8, fontweight="bold")  # fmt: skip
-        for j, language in enumerate(languages):
+    # Axes placed by hand, in inches: constrained layout over 20+ axes cost seconds per page.
+    title_h, panel_h, gap = 0.3, 0.14 * bars + 0.06, 0.1
+    block = title_h + panel_h + gap
+    bottom = 0.45  # x tick labels and the axis note under the last row
+    height = min(0.1 + len(topics) * block + bottom, MAX_HEIGHT * 1.2)
+    column_w = (PAGE_WIDTH - 0.1) / max(len(languages), 1)
+    with report_style():
+        fig = plt.figure(figsize=(PAGE_WIDTH, height), layout="none")
+    axes = np.empty((len(topics), len(languages)), dtype=object)
+    for j, language in enumerate(languages):
+        words = shown.loc[shown["language"] == language, "word"].astype(str)
+        longest = min(int(words.str.len().max()) if len(words) else 4, 24)
+        label_w = min(0.1 + 0.068 * longest, column_w * 0.6)  # 8 pt DejaVu: ~0.065 in per character
+        for i, topic in enumerate(topics):
+            top = height - 0.1 - i * block - title_h
+            left = 0.05 + j * column_w + label_w
+            rect = [left / PAGE_WIDTH, (top - panel_h) / height, (column_w - label_w - 0.12) / PAGE_WIDTH,
+                    panel_h / height]  # fmt: skip
+            with report_style():
+                axes[i, j] = fig.add_axes(rect)
             plot_top_words(word_shares, ax=axes[i, j], topic=topic, language=language,
                            color=OKABE_ITO[j % len(OKABE_ITO)], n_words=n_words,
                            min_segments=min_segments)  # fmt: skip
             n = int(counts.get((topic, language), 0))
             with report_style():
-                axes[i, j].set_title(f"{language} · n={n}", fontsize=7.5, color="#555555", loc="right")
+                # a text, not set_title: placing titles measured every axis's ticks (half the page's cost)
+                axes[i, j].text(1.0, 1.0, f"{language} · n={n}", transform=axes[i, j].transAxes, ha="right",
+                                va="bottom", fontsize=7.5, color="#555555")  # fmt: skip
                 if i < len(topics) - 1:
                     axes[i, j].tick_params(axis="x", labelbottom=False)
     with report_style():
-        fig.supxlabel("share of the topic's segments in that language that contain the word "
-                      f"(n: segments; panels under {min_segments} show the count only)", fontsize=8)  # fmt: skip
+        for i, topic in enumerate(topics):
+            fig.text(0.01, (height - 0.1 - i * block) / height, short_label(labels.get(topic, topic), 100),
+                     ha="left", va="top", fontsize=8, fontweight="bold")  # fmt: skip
+        fig.text(0.5, 0.05 / height, "share of the topic's segments in that language that contain the word "
+                 f"(n: segments; panels under {min_segments} show the count only)", ha="center", va="bottom",
+                 fontsize=8)  # fmt: skip
     return fig, axes
 
 
