@@ -335,6 +335,7 @@ def test_document_map_at_200_topics_colours_every_topic_and_keeps_labels_apart()
     assert not any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes)))
 
 
+@pytest.mark.slow
 def test_projection_is_cached_by_embedding_hash(tmp_path, monkeypatch, segments, embeddings):
     import analysis.projection as projection
 

@@ -134,7 +134,10 @@ def save_figure(
     stem.parent.mkdir(parents=True, exist_ok=True)
     lines = footer.lines()
     height = fig.get_figheight()
-    with report_style():
+    # savefig resets the layout engine from rcParams after each format: a figure laid out by hand
+    # must not come back with constrained layout for the next one
+    keep_layout = {"figure.constrained_layout.use": fig.get_layout_engine() is not None}
+    with report_style(), mpl.rc_context(keep_layout):
         added = [fig.text(0.005, -0.01, lines[0], ha="left", va="top", fontsize=8, color="#444444")]
         below = [_wrap(note, 95, max_lines=3) for note in notes] + lines[1:]
         if below:
