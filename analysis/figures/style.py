@@ -115,7 +115,7 @@ def save_figure(
     stem: str | Path,
     *,
     footer: FigureFooter,
-    formats: Sequence[str] = ("png",),
+    formats: Sequence[str] = FORMATS,
     dpi: int = 200,
     notes: Sequence[str] = (),
 ) -> list[Path]:
