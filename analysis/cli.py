@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument(
         "file", type=Path, help="curation TOML: hide, [rename], [[merge]], [theme] (see analysis/curate.py)"
     )
+    fi = commands.add_parser("figures", help="redraw a run folder's figures and report (no refit)")
+    fi.add_argument("run_dir", type=Path, help="a run folder written by `run`")
     au = commands.add_parser(
         "codebook-audit", help="each codebook term's hits and share of segments in a corpus or run folder"
     )
@@ -304,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
             for change in result.manifest.data["curation"]["changes"]:
                 print(change)
             print(f"report: {result.report}")
+            return 0
+        if args.command == "figures":
+            result = pipeline.run_figures(args.run_dir)
+            print(f"{len(result.figures)} figure files in {args.run_dir / 'figures'}; report: {result.report}")
             return 0
         if args.command == "codebook-audit":
             audit = pipeline.run_codebook_audit(args.source, args.out, codebook=args.codebook)

@@ -152,7 +152,9 @@ class TableConfig:
 class FigureConfig:
     """How figures are exported."""
 
-    formats: tuple[FigureFormat, ...] = ("png", "svg", "pdf")
+    # PNG only by default: each extra format costs a full re-render (about 1 s per figure); papers ask
+    # for formats = ["png", "svg", "pdf"] in [figures].
+    formats: tuple[FigureFormat, ...] = ("png",)
     dpi: int = 200
     max_topics: int = 20  # topics shown in per-topic figures
 

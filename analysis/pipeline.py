@@ -425,33 +425,42 @@ def _with_route(table: pd.DataFrame, route: str, composition: pd.DataFrame | Non
 
 
 def figure_footer(result: RunResult):
-    from analysis.figures import FigureFooter
+    from analysis.figures import run_footer
 
-    data = result.manifest.data
-    encoder = data.get("encoder", {})
-    return FigureFooter(
-        corpus=Path(data.get("source", "")).name,
-        n_segments=len(result.segments) if result.segments is not None else 0,
-        encoder=encoder,
-        run_date=data.get("started", "")[:10],
-    )
+    return run_footer(result.manifest.data, len(result.segments) if result.segments is not None else 0)
 
 
 def build_figures(result: RunResult, config: RunConfig) -> list[Path]:
-    """Every report figure of a run, written to RUN_DIR/figures."""
+    """Every report figure of a run, written to RUN_DIR/figures (with figures/figures.json)."""
     from analysis.figures import write_run_figures
 
     config = resolve_run_period(result.segments, config)  # the run's: already concrete, kept as it is
+    fitted = result.topic_result
     return write_run_figures(
         result.segments,
         result.run_dir / "figures",
         footer=figure_footer(result),
         tables=result.tables,
-        topics=result.topic_result.topics if result.topic_result is not None else None,
+        topics=fitted.topics if fitted is not None else None,
         embeddings=result.embeddings,
         table_config=config.tables,
         figure_config=config.figures,
+        theme_labels=theme_labels(config),
     )
+
+
+def run_figures(run_dir: str | Path) -> RunResult:
+    """Redraw a finished run's figures (tables rebuilt from its segments, no refit) and its report."""
+    result = load_run(run_dir)
+    config = RunConfig.from_dict(result.manifest.data["config"])
+    topics = result.topic_result.topics if result.topic_result is not None else pd.read_csv(result.run_dir / "topics.csv")
+    codebook = getattr(result.topic_result, "codebook", None)
+    with result.manifest.stage("figures"):
+        result.tables = build_tables(result.segments, topics, config, codebook=codebook)
+        result.figures = build_figures(result, config)
+    result.manifest.write()
+    result.report = write_run_report(result.manifest, result.tables, result.figures)
+    return result
 
 
 def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:

@@ -24,20 +24,19 @@
 # `examples/morocco-news.toml`. `None` means the sample corpus that ships with the package.
 
 # %%
+import os
 from pathlib import Path
-
-import matplotlib.pyplot as plt
 
 from analysis import pipeline
 from analysis.config import RunConfig
-from analysis.figures import FigureFooter, plot_corpus_overview, save_figure
-from analysis.tables import corpus_counts
+from analysis.figures import save_run_figures
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 CONFIG = RunConfig.from_toml(ROOT / "configs" / "sample.toml")
 SOURCE = None  # the packaged sample corpus
-RUN_DIR = ROOT / "runs" / "notebooks"
-FIGURES = ROOT / "figures"
+OUT = Path(os.environ.get("ANALYSIS_NOTEBOOK_OUT", ROOT))  # where the notebooks write (tests: a temporary folder)
+RUN_DIR = OUT / "runs" / "notebooks"
+FIGURES = OUT / "figures"
 
 result = pipeline.run_corpus(SOURCE, RUN_DIR, CONFIG, progress=False, overwrite=True)
 corpus = result.corpus
@@ -84,12 +83,5 @@ segments[["doc_id", "language", "darija", "date", "date_precision", "text"]].hea
 # in a month when one outlet published twice as much may only reflect the corpus.
 
 # %%
-footer = FigureFooter(corpus="sample corpus", n_segments=len(segments), encoder="none (corpus stage)",
-                      run_date=result.manifest.data["started"][:10])
-fig, ax = plot_corpus_overview(corpus_counts(segments, CONFIG.tables))
-saved = save_figure(fig, FIGURES / "01_corpus_overview", footer=footer,
-                    formats=CONFIG.figures.formats, dpi=CONFIG.figures.dpi)
-[p.name for p in saved]
-
-# %%
-plt.close("all")
+saved = save_run_figures(result, ["corpus_overview"], config=CONFIG, out_dir=FIGURES, prefix="01_")
+print(saved[0].caption)

@@ -26,26 +26,19 @@
 # configuration that cannot be loaded is replaced by it, loudly (manifest and every figure's footer).
 
 # %%
+import os
 from pathlib import Path
-
-import matplotlib.pyplot as plt
 
 from analysis import pipeline
 from analysis.config import RunConfig
-from analysis.figures import (
-    document_map_points,
-    figure_top_words,
-    plot_document_map,
-    plot_topic_similarity,
-    save_figure,
-)
-from analysis.tables import topic_similarity, topic_word_shares
+from analysis.figures import save_run_figures
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 CONFIG = RunConfig.from_toml(ROOT / "configs" / "sample.toml")
 SOURCE = None  # the packaged sample corpus
-RUN_DIR = ROOT / "runs" / "notebooks"
-FIGURES = ROOT / "figures"
+OUT = Path(os.environ.get("ANALYSIS_NOTEBOOK_OUT", ROOT))  # where the notebooks write (tests: a temporary folder)
+RUN_DIR = OUT / "runs" / "notebooks"
+FIGURES = OUT / "figures"
 
 result = pipeline.run_topics(SOURCE, RUN_DIR, CONFIG, progress=False, resume=True)
 manifest = result.manifest.data
@@ -73,24 +66,14 @@ model.get_topic_info().head()
 # %% [markdown]
 # ## Figures: document map, top words per language, topic similarity
 
-# %%
-segments = result.segments
-footer = pipeline.figure_footer(result)
-points = document_map_points(segments, result.embeddings, seed=CONFIG.topics.seed)
-fig, ax = plot_document_map(points, max_topics=CONFIG.figures.max_topics)
-save_figure(fig, FIGURES / "02_document_map", footer=footer, formats=CONFIG.figures.formats,
-            dpi=CONFIG.figures.dpi)
+# %% [markdown]
+# The map's 2-D projection is cached by the embeddings' hash (`analysis.projection`): rerunning this
+# cell does not fit UMAP again. Its interactive version, with a search box, is `02_document_map.html`.
 
 # %%
-languages = [lang for lang in CONFIG.corpus.languages if lang in set(segments["language"])]
-words = topic_word_shares(segments, topics, languages=languages, max_topics=CONFIG.figures.max_topics)
-fig, axes = figure_top_words(words, languages=languages)
-save_figure(fig, FIGURES / "02_top_words", footer=footer, formats=CONFIG.figures.formats,
-            dpi=CONFIG.figures.dpi)
+saved = save_run_figures(result, ["document_map"], config=CONFIG, out_dir=FIGURES, prefix="02_")
 
 # %%
-similarity = topic_similarity(segments, result.embeddings, max_topics=CONFIG.figures.max_topics)
-fig, ax = plot_topic_similarity(similarity)
-save_figure(fig, FIGURES / "02_topic_similarity", footer=footer, formats=CONFIG.figures.formats,
-            dpi=CONFIG.figures.dpi)
-plt.close("all")
+saved = save_run_figures(result, ["top_words", "topic_similarity"], config=CONFIG, out_dir=FIGURES, prefix="02_")
+for figure in saved:
+    print(f"{figure.name}: {figure.caption}")

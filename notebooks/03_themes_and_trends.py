@@ -28,26 +28,26 @@
 # `min_docs_per_cell` documents are flagged `small_cell`.
 
 # %%
+import os
 from pathlib import Path
-
-import matplotlib.pyplot as plt
 
 from analysis import pipeline
 from analysis.config import RunConfig
 from analysis.curate import Curation, apply_curation
-from analysis.figures import figure_shares_over_time, plot_share_heatmap, save_figure
+from analysis.figures import save_run_figures
 from analysis.tables import to_markdown
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 CONFIG = RunConfig.from_toml(ROOT / "configs" / "sample.toml")
-RUN_DIR = ROOT / "runs" / "notebooks"
-FIGURES = ROOT / "figures"
+OUT = Path(os.environ.get("ANALYSIS_NOTEBOOK_OUT", ROOT))  # where the notebooks write (tests: a temporary folder)
+RUN_DIR = OUT / "runs" / "notebooks"
+FIGURES = OUT / "figures"
 
 result = pipeline.load_run(RUN_DIR)
 tables = pipeline.build_tables(
     result.segments, result.topic_result.topics, CONFIG, codebook=result.topic_result.codebook
 )
-footer = pipeline.figure_footer(result)
+result.tables = tables
 sorted(tables)
 
 # %% [markdown]
@@ -60,17 +60,13 @@ by_language = tables["theme_by_language"]
 print(to_markdown(by_language.head(12)))
 
 # %%
-fig, ax = plot_share_heatmap(by_language, max_rows=CONFIG.figures.max_topics)
-save_figure(fig, FIGURES / "03_theme_by_language", footer=footer, formats=CONFIG.figures.formats,
-            dpi=CONFIG.figures.dpi)
+saved = save_run_figures(result, ["theme_by_language"], config=CONFIG, out_dir=FIGURES, prefix="03_")
 
 # %% [markdown]
 # ## Themes by source
 
 # %%
-fig, ax = plot_share_heatmap(tables["theme_by_source"], max_rows=CONFIG.figures.max_topics)
-save_figure(fig, FIGURES / "03_theme_by_source", footer=footer, formats=CONFIG.figures.formats,
-            dpi=CONFIG.figures.dpi)
+saved = save_run_figures(result, ["theme_by_source"], config=CONFIG, out_dir=FIGURES, prefix="03_")
 
 # %% [markdown]
 # ## Themes over time, with their intervals
@@ -79,9 +75,7 @@ save_figure(fig, FIGURES / "03_theme_by_source", footer=footer, formats=CONFIG.f
 # with its own bootstrap interval: a rise is supported when the whole interval is above zero.
 
 # %%
-fig, axes = figure_shares_over_time(tables["theme_by_period"], trends=tables["theme_trends"])
-save_figure(fig, FIGURES / "03_theme_shares_over_time", footer=footer, formats=CONFIG.figures.formats,
-            dpi=CONFIG.figures.dpi)
+saved = save_run_figures(result, ["theme_shares_over_time"], config=CONFIG, out_dir=FIGURES, prefix="03_")
 
 # %%
 tables["theme_trends"]
@@ -124,5 +118,3 @@ print(changes)
 # %%
 tables["representative_segments"].head(12)
 
-# %%
-plt.close("all")

@@ -37,6 +37,9 @@ from analysis.figures import (
     write_interactive,
     write_run_figures,
 )
+from analysis.figures.heatmaps import _percent
+from analysis.figures.style import FORMATS, short_label
+from analysis.projection import document_map_points, project_2d
 from analysis.tables import corpus_counts, share_table, theme_trends, topic_similarity, topic_word_shares
 
 CONFIG = TableConfig(n_bootstrap=100)
@@ -101,8 +104,9 @@ def close_figures():
 def test_save_figure_writes_every_format_at_report_resolution_with_footer(tmp_path, tables):
     assert plt.get_fignums() == []
     fig, _ = plot_share_heatmap(tables["theme_by_source"])
-    paths = save_figure(fig, tmp_path / "figs" / "theme_by_source", footer=FOOTER, dpi=200)
-    assert plt.get_fignums() == []  # saving closes the figure: no leaks in long notebook sessions
+    texts_before = len(fig.texts)
+    paths = save_figure(fig, tmp_path / "figs" / "theme_by_source", footer=FOOTER, formats=FORMATS, dpi=200)
+    assert len(fig.texts) == texts_before  # the footer is the file's, not the figure a notebook shows
     assert [p.suffix for p in paths] == [".png", ".svg", ".pdf"]
     assert all(p.is_file() and p.stat().st_size > 5_000 for p in paths)
     with Image.open(paths[0]) as png:
@@ -168,7 +172,8 @@ def test_heatmap_cells_carry_share_and_interval(tables):
     _, ax = plot_share_heatmap(shares)
     texts = [t.get_text() for t in ax.texts]
     row = shares[(shares["group"] == "outlet-a") & (shares["theme"] == "infrastructure")].iloc[0]
-    assert f"{row['share']:.0%}\n{row['ci_low']:.0%}–{row['ci_high']:.0%}" in texts
+    assert f"{_percent(row['share'])}\n{_percent(row['ci_low'])}–{_percent(row['ci_high'])}\nn={row['n_segments']}" in texts
+    assert _percent(0.044) == "4.4%" and _percent(0.12) == "12%"  # a tight interval never reads "5%–5%"
     assert len(texts) == len(shares)
 
 
@@ -189,11 +194,14 @@ def test_document_map_labels_topics_at_their_clusters_without_overlap(segments, 
     points = segments.assign(x=embeddings[:, 0], y=embeddings[:, 1])
     fig, ax = plot_document_map(points, max_topics=4)
     labels = list(ax.texts)
-    assert len(labels) == 4
-    assert all("_" not in t.get_text() for t in labels)  # "0_data centres_…" shown as "data centres · …"
+    n_topics = points.loc[points["topic"] != -1, "topic"].nunique()
+    assert len(labels) == n_topics  # every topic: the 4 largest by name, the others by id
+    named = [t.get_text() for t in labels if not t.get_text().isdigit()]
+    assert len(named) == 4
+    assert all("_" not in t for t in named)  # "0_data centres_…" shown as "data centres · …"
     fig.canvas.draw()
     boxes = [t.get_window_extent() for t in labels]
-    assert not any(boxes[i].overlaps(boxes[j]) for i in range(4) for j in range(i + 1, 4))
+    assert not any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes)))
 
 
 def test_top_words_grid_has_one_row_per_topic_and_arabic_words(segments, topics):
@@ -233,3 +241,142 @@ def test_write_run_figures_saves_the_report_set(tmp_path, segments, tables, topi
     assert {"corpus_overview.png", "theme_by_language.png", "theme_by_source.png", "theme_shares_over_time.png",
             "theme_shares_over_time.html", "top_words.png"} <= names  # fmt: skip
     assert plt.get_fignums() == []
+
+
+def test_heatmap_keeps_other_out_of_the_scale_and_keeps_empty_codebook_themes(tables):
+    shares = tables["theme_by_language"]
+    order = ["infrastructure", "ethics", "sovereignty", "skills", "unused_theme"]
+    labels = {"infrastructure": "Infrastructure & compute", "unused_theme": "A theme no topic took"}
+    _, ax = plot_share_heatmap(shares, row_labels=labels, row_order=order)
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert rows[0] == "Infrastructure & compute" and "A theme no topic took" in rows and rows[-1] == "other"
+    image = ax.images[0]
+    data = image.get_array()
+    assert data.mask[-1].all()  # "other" is drawn but not coloured by the scale
+    assert data.mask[rows.index("A theme no topic took")].all()
+    real = shares[shares["theme"] != "other"]["share"].max()
+    assert image.norm.vmax == pytest.approx(real)  # the scale ends at the largest real theme
+    assert image.norm.vmax < shares[shares["theme"] == "other"]["share"].max() or real >= 0
+
+
+def test_heatmap_pools_groups_with_too_few_documents(segments):
+    tiny = segments.copy()
+    tiny.loc[tiny.index[:2], "language"] = "zgh"  # two Tifinagh segments of one document
+    shares = share_table(tiny, by="language", config=CONFIG)
+    _, ax = plot_share_heatmap(shares)
+    columns = [t.get_text() for t in ax.get_xticklabels()]
+    assert not any(c.startswith("zgh") for c in columns)
+    assert columns[-1].startswith("other languages") and "(1 docs)" in columns[-1]
+    assert "zgh (1)" in ax.get_xlabel()
+
+
+def test_corpus_overview_prints_counts_on_a_log_scale_that_separates_20_from_400():
+    counts = pd.DataFrame({"period": ["2024-01", "2024-02", "2024-03"], "source": "a", "language": "fr",
+                           "n_documents": [20, 400, 3]})  # fmt: skip
+    _, ax = plot_corpus_overview(counts)
+    image = ax.images[0]
+    assert [t.get_text() for t in ax.texts] == ["20", "400", "3"]
+    low, high = (image.norm(v) for v in (20, 400))
+    assert high - low > 0.4  # on a linear scale 20 and 400 of 400 would sit 0.95 apart, 3 and 20 together
+    assert image.norm(20) - image.norm(3) > 0.25
+
+
+def test_time_series_panels_have_their_own_scale(tables):
+    period_shares = tables["theme_by_period"]
+    _, panels = figure_shares_over_time(period_shares)
+    tops = [ax.get_ylim()[1] for ax in panels.flat if ax.get_visible()]
+    assert len(set(np.round(tops, 4))) == len(tops)  # one scale per theme
+    for ax in (a for a in panels.flat if a.get_visible()):
+        band = ax.collections[0].get_paths()[0].vertices[:, 1]
+        assert band.max() <= ax.get_ylim()[1]  # every band fits its panel
+
+
+def test_top_words_titles_give_n_and_hide_thin_language_panels(segments, topics):
+    words = topic_word_shares(segments, topics, languages=["ar", "fr", "en"])
+    counts = words.drop_duplicates(["topic", "language"]).set_index(["topic", "language"])["n_segments"]
+    _, axes = figure_top_words(words, topics=[0, 2], min_segments=30)
+    for i, topic in enumerate([0, 2]):
+        for j, language in enumerate(["ar", "fr", "en"]):
+            ax = axes[i, j]
+            n = int(counts.get((topic, language), 0))
+            assert f"{language} · n={n}" in [t.get_text() for t in ax.texts]
+            assert bool(ax.patches) == (n >= 30)  # bars only where enough segments carry them
+
+
+def test_similarity_labels_do_not_overprint_at_60_topics():
+    rng = np.random.default_rng(1)
+    n = 60
+    vectors = rng.normal(size=(n, 8))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    names = [f"{i} · ar: كلمة{i}, أخرى · fr: mot{i}, autre · en: word{i}, other" for i in range(n)]
+    similarity = pd.DataFrame(vectors @ vectors.T, index=names, columns=names)
+    fig, ax = plot_topic_similarity(similarity)
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.get_yticklabels()]
+    assert len(boxes) == n
+    assert not any(boxes[i].overlaps(boxes[i + 1]) for i in range(n - 1))
+
+
+def test_document_map_at_200_topics_colours_every_topic_and_keeps_labels_apart():
+    rng = np.random.default_rng(2)
+    centres = rng.uniform(-50, 50, size=(200, 2))
+    topic = np.repeat(np.arange(200), 15)
+    xy = centres[topic] + rng.normal(scale=0.8, size=(len(topic), 2))
+    points = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "topic": topic,
+                           "topic_label": [f"{t}_word{t}_mot{t}" for t in topic]})  # fmt: skip
+    fig, ax = plot_document_map(points, max_topics=20)
+    colours = {tuple(c) for c in ax.collections[1].get_facecolors()[:, :3].round(3)}
+    assert len(colours) >= 16  # no grey majority: every topic has a palette colour
+    texts = list(ax.texts)
+    assert len(texts) >= 180  # all but the few ids that could not be placed without overprinting
+    assert sum(not t.get_text().isdigit() for t in texts) >= 15  # most of the 20 largest keep their name
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in texts]
+    assert not any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes)))
+
+
+@pytest.mark.slow
+def test_projection_is_cached_by_embedding_hash(tmp_path, monkeypatch, segments, embeddings):
+    import analysis.projection as projection
+
+    first = document_map_points(segments, embeddings, seed=3, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("UMAP fitted again although the projection is cached")
+
+    monkeypatch.setattr(projection, "_fit", no_fit)
+    again = document_map_points(segments, embeddings, seed=3, cache_dir=tmp_path)
+    np.testing.assert_array_equal(first[["x", "y"]], again[["x", "y"]])
+    with pytest.raises(AssertionError, match="fitted again"):  # other embeddings: another entry
+        project_2d(embeddings + 1.0, seed=3, cache_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_run_figures_write_captions_for_every_saved_figure(tmp_path, segments, tables, topics, embeddings):
+    import json
+
+    figures = tmp_path / "figures"
+    paths = write_run_figures(segments, figures, footer=FOOTER, tables=tables, topics=topics, embeddings=embeddings,
+                              figure_config=FigureConfig(formats=("png", "svg")),
+                              theme_labels={"infrastructure": "Infrastructure", "ethics": "Ethics"})  # fmt: skip
+    entries = json.loads((figures / "figures.json").read_text(encoding="utf-8"))
+    names = [e["name"] for e in entries]
+    assert names[:4] == ["corpus_overview", "theme_by_language", "theme_by_source", "theme_shares_over_time"]
+    assert {"top_words", "topic_similarity", "document_map"} <= set(names)
+    listed = {tmp_path / f for e in entries for f in e["files"].values()}
+    assert listed == set(paths) and all(p.is_file() for p in listed)
+    for entry in entries:
+        assert entry["files"]["png"] == f"figures/{entry['name']}.png"
+        assert 2 <= entry["caption"].count(". ") + 1 <= 6 and entry["title"]
+    assert entries[names.index("document_map")]["files"]["html"] == "figures/document_map.html"
+    assert plt.get_fignums() == []
+
+
+def test_short_labels_cut_at_language_seams_without_stray_fragments():
+    label = "2 · ar: التعليم, التربية الوطنية, التلاميذ · fr: education, enseignement"
+    assert short_label(label, 100).lstrip("\u200e") == label
+    first = "2 · ar: التعليم, التربية الوطنية, التلاميذ"
+    assert short_label(label, len(first) + 5).lstrip("\u200e") == first
+    assert short_label(label, 22).lstrip("\u200e") == "2 · ar: التعليم"
+    assert "·…" not in short_label(label, 30) and not short_label(label, 30).endswith("·")
