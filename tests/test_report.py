@@ -87,6 +87,7 @@ def run(tmp_path_factory):
     fig, ax = matplotlib.pyplot.subplots()  # a figure the sidecar does not know: placed, marked uncaptioned
     ax.plot([0, 1], [0, 1])
     figures += save_figure(fig, run_dir / "figures" / "extra_figure", footer=footer, formats=("png",))
+    matplotlib.pyplot.close("all")  # save_figure leaves closing to its caller (the friendly layer)
     sidecar = [
         {"name": "theme_by_language", "title": "Themes by language <b>", "caption": CAPTION + PAYLOAD,
          "files": {"png": "figures/theme_by_language.png", "svg": "figures/theme_by_language.svg",
