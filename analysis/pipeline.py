@@ -236,7 +236,12 @@ def run_corpus(
     if manifest.reusable("corpus"):
         return _reused_corpus(run_dir, manifest)
     with manifest.stage("corpus"):
-        corpus = build_corpus(source_path, config.corpus, progress=progress)
+        if config.compute.cluster:  # the same corpus, built in partitions on a Dask cluster
+            from analysis.compute.stages import corpus_stage
+
+            corpus = corpus_stage(source_path, config, progress=progress)
+        else:
+            corpus = build_corpus(source_path, config.corpus, progress=progress)
         check_inputs_outside(corpus.inputs, run_dir)
         if config.select.active:
             # selecting is part of the corpus stage: its settings decide which segments it writes
@@ -308,21 +313,33 @@ def run_topics(
     codebook = load_codebook(config.topics.codebook or None)
     with manifest.stage("embed"):
         encoder = load_encoder(config.embed, progress=None if progress else False)
-        embeddings, embed_stats = embed_segments(
-            segments["text"].tolist(), encoder, config.embed.cache_dir or None
-        )
+        if config.compute.cluster:
+            from analysis.compute.stages import embed_stage
+
+            embeddings, embed_stats = embed_stage(segments["text"].tolist(), encoder, config, progress=progress)
+        else:
+            embeddings, embed_stats = embed_segments(
+                segments["text"].tolist(), encoder, config.embed.cache_dir or None
+            )
     manifest.data["encoder"] = encoder.identity
     manifest.data["embedding"] = vars(embed_stats) if hasattr(embed_stats, "__dict__") else embed_stats
 
     with manifest.stage("topics"):
-        topic_result = fit_topics(
-            segments,
-            embeddings,
-            config.topics,
-            codebook=codebook,
-            encoder=encoder,
-            languages=config.corpus.languages,
-        )
+        if config.compute.cluster:  # fitted on a sample, the rest assigned on the workers
+            from analysis.compute.stages import summary, topics_stage
+
+            topic_result = topics_stage(segments, embeddings, config, codebook=codebook, encoder=encoder,
+                                        progress=progress)  # fmt: skip
+            manifest.data["compute"] = summary(config)
+        else:
+            topic_result = fit_topics(
+                segments,
+                embeddings,
+                config.topics,
+                codebook=codebook,
+                encoder=encoder,
+                languages=config.corpus.languages,
+            )
         shutil.rmtree(run_dir / "model", ignore_errors=True)  # what an interrupted save left, if anything
         save_topic_model(topic_result, run_dir / "model")
     segments = segments.drop(

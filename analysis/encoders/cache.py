@@ -158,12 +158,12 @@ class EmbeddingCache:
         temporary = Path(folder) / f".shard-{uuid.uuid4().hex}.tmp"
         temporary.write_bytes(data)
         try:
-            taken = {str(s.get("file", "")) for s in index["shards"]} | set(os.listdir(folder))
+            taken = {str(s.get("file", "")) for s in index["shards"]} | {p.name for p in Path(folder).iterdir()}
             number = 1 + max((_shard_number(name) for name in taken), default=0)
             while True:
                 name = f"shard-{number:06d}.npy"
                 try:
-                    os.link(temporary, Path(folder) / name)  # fails if another process took it
+                    (Path(folder) / name).hardlink_to(temporary)  # fails if another process took it
                     return name
                 except FileExistsError:
                     number += 1
@@ -238,7 +238,7 @@ class EmbeddingCache:
         temporary = f"{path}.{uuid.uuid4().hex}.tmp"
         if self.local:
             Path(temporary).write_bytes(data)
-            os.replace(temporary, path)
+            Path(temporary).replace(path)
         else:
             self.fs.pipe_file(temporary, data)
             self.fs.mv(temporary, path)
