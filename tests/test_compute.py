@@ -27,8 +27,8 @@ distributed = pytest.importorskip("distributed", reason='the scale extra: pip in
 from analysis.compute import (  # noqa: E402  (after the skip: these need Dask)
     ClusterError,
     build_corpus_partitioned,
-    cluster_client,
     close_clients,
+    cluster_client,
     fit_on_sample,
     near_pairs_partitioned,
 )
@@ -159,7 +159,7 @@ def test_cluster_setting_is_checked_and_the_missing_extra_is_named(monkeypatch) 
     real_import = builtins.__import__
 
     def without_dask(name, *args, **kwargs):
-        if name.startswith("distributed") or name.startswith("dask"):
+        if name.startswith(("distributed", "dask")):
             raise ImportError(f"No module named {name!r}", name=name)
         return real_import(name, *args, **kwargs)
 

@@ -8,20 +8,26 @@ Each calls the single-process functions of corpus / segment / encoders / topics 
 so the rules stay defined once.
 """
 
-from analysis.compute.cluster import ClusterError, close_clients, cluster_client, progress_over
-from analysis.compute.corpus import build_corpus_partitioned, write_corpus_partitioned
-from analysis.compute.dedupe import near_pairs_partitioned
-from analysis.compute.embed import embed_partitioned
-from analysis.compute.topics import fit_on_sample
+import importlib
+from typing import Any
 
-__all__ = [
-    "ClusterError",
-    "build_corpus_partitioned",
-    "close_clients",
-    "cluster_client",
-    "embed_partitioned",
-    "fit_on_sample",
-    "near_pairs_partitioned",
-    "progress_over",
-    "write_corpus_partitioned",
-]
+# name → module: imported on first use, so a worker that runs one stage's tasks never imports the
+# others' libraries (BERTopic and torch take a minute to import on a loaded machine)
+_HOMES = {
+    "ClusterError": "cluster",
+    "cluster_client": "cluster",
+    "close_clients": "cluster",
+    "progress_over": "cluster",
+    "build_corpus_partitioned": "corpus",
+    "write_corpus_partitioned": "corpus",
+    "near_pairs_partitioned": "dedupe",
+    "embed_partitioned": "embed",
+    "fit_on_sample": "topics",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'analysis.compute' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"analysis.compute.{_HOMES[name]}"), name)

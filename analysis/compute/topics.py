@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import topics as single
+from analysis.compute.assign import assign_block, unit_rows
 from analysis.compute.cluster import wait_all
 from analysis.config import ComputeConfig, CorpusConfig, TopicConfig
 from analysis.themes import Codebook, dictionary_scores
@@ -64,7 +65,7 @@ def fit_on_sample(
     size = compute.partition_size
     centroid_future = client.scatter((kept, centroids, thresholds), broadcast=True)
     assign_futures = [
-        client.submit(_assign_block, embeddings[rest[i : i + size]], centroid_future, pure=False)
+        client.submit(assign_block, embeddings[rest[i : i + size]], centroid_future, pure=False)
         for i in range(0, len(rest), size)
     ]
     texts = segments["text"].fillna("").astype(str).tolist()
@@ -102,24 +103,10 @@ def _topic_centroids(
     embeddings: np.ndarray, topics: np.ndarray, quantile: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Topic ids (outliers left out), their unit centroids, and each topic's member-similarity threshold."""
-    vectors = _unit(np.asarray(embeddings, dtype=np.float32))
+    vectors = unit_rows(np.asarray(embeddings, dtype=np.float32))
     kept = np.array(sorted(set(topics.tolist()) - {-1}), dtype=np.int64)
     if len(kept) == 0:
         return kept, np.zeros((0, vectors.shape[1]), np.float32), np.zeros(0)
-    centroids = _unit(np.vstack([vectors[topics == topic].mean(axis=0) for topic in kept]))
+    centroids = unit_rows(np.vstack([vectors[topics == topic].mean(axis=0) for topic in kept]))
     thresholds = np.array([np.quantile(vectors[topics == t] @ centroids[i], quantile) for i, t in enumerate(kept)])
     return kept, centroids, thresholds
-
-
-def _assign_block(embeddings: np.ndarray, fitted: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-    kept, centroids, thresholds = fitted
-    if len(kept) == 0:
-        return np.full(len(embeddings), -1, dtype=np.int64)
-    similarity = _unit(np.asarray(embeddings, dtype=np.float32)) @ centroids.T
-    best = similarity.argmax(axis=1)
-    close = similarity[np.arange(len(best)), best] >= thresholds[best]
-    return np.where(close, kept[best], -1).astype(np.int64)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
