@@ -119,7 +119,9 @@ def test_fit_on_a_sample_assigns_the_rest_to_the_same_stories(client) -> None:
     # each planted story is one topic, for the fitted and the assigned segments alike
     purity = joined[joined["topic"] != -1].groupby("story")["topic"].agg(lambda t: (t == t.mode().iloc[0]).mean())
     assert (purity == 1.0).all(), purity
-    assert 0 <= result.info["outlier_share_assigned"] < 0.2
+    # the outlier rule keeps the least typical tenth of each topic's members' similarity out: some
+    # assigned segments are outliers, as in the fit, but most join their story's topic
+    assert 0 < result.info["outlier_share_assigned"] < 0.4, result.info["outlier_share_assigned"]
     assert result.topics["size"].sum() == original.sum()  # sizes count every original, not the sample
     copies = joined[joined["duplicate_of"] != ""]
     topic_of = joined.set_index("segment_id")["topic"]

@@ -45,6 +45,7 @@ def cluster_client(config: ComputeConfig, *, announce: bool = True) -> Any:
         return _CLIENTS[key]
     distributed = _distributed()
     logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO lines would bury the run's own
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)  # a note per shuffle, not a problem
     workers = cluster_workers(config.cluster)
     try:
         if workers is None:

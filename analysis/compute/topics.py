@@ -21,7 +21,7 @@ from analysis import topics as single
 from analysis.compute.assign import assign_block, unit_rows
 from analysis.compute.cluster import wait_all
 from analysis.config import ComputeConfig, CorpusConfig, TopicConfig
-from analysis.themes import Codebook, dictionary_scores
+from analysis.themes import OTHER, Codebook, dictionary_scores
 
 DEFAULT_MEMBER_QUANTILE = 0.1  # as `[topics] absorb_outliers_quantile` defaults
 
@@ -81,6 +81,11 @@ def fit_on_sample(
     topic_of_row[rest] = assigned_rest.astype(np.int64)
     assigned = topic_of_row[original]
     topics = result.topics.copy()
+    if (assigned == -1).any() and not (topics["topic"] == -1).any():  # outliers only among the assigned
+        outlier_row = {column: "" for column in topics.columns}
+        outlier_row.update(topic=-1, size=0, label=single.OUTLIER_LABEL, theme=OTHER, theme_score=0.0)
+        topics = pd.concat([pd.DataFrame([outlier_row]).astype(topics.dtypes.to_dict()), topics],
+                           ignore_index=True)  # fmt: skip
     counts = pd.Series(assigned).value_counts()
     topics["size"] = topics["topic"].map(counts).fillna(0).astype("int64")
     segment_topics = single._segment_table(segments, original, assigned, topics, scores)
