@@ -247,7 +247,12 @@ def run_corpus(
             # selecting is part of the corpus stage: its settings decide which segments it writes
             corpus, selection = select_corpus_for_run(corpus, config)
             manifest.data["selection"] = selection.summary
-        written = write_corpus(corpus, run_dir)
+        if config.compute.cluster:  # one Parquet row group per partition, for workers to read a part each
+            from analysis.compute import write_corpus_partitioned
+
+            written = write_corpus_partitioned(corpus, run_dir, partition_size=config.compute.partition_size)
+        else:
+            written = write_corpus(corpus, run_dir)
     manifest.data["corpus"] = corpus.summary()
     manifest.data["inputs_fingerprint"] = inputs_fingerprint(source_path, corpus.inputs)
     manifest.data["outputs"].update({k: str(Path(v).name) for k, v in written.items()})
