@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     compute = ComputeConfig(cluster=args.cluster, memory_limit=args.memory_limit,
                             fit_sample=args.fit_sample, partition_size=args.partition_size)  # fmt: skip
     client = cluster_client(compute)
-    base = pd.read_parquet(args.run_dir / "segments.parquet")
+    kept = ["doc_id", "segment_id", "segment_index", "text", "language", "source", "date", "date_raw", "duplicate_of"]
+    base = pd.read_parquet(args.run_dir / "segments.parquet", columns=kept)
     base_embeddings = np.load(args.run_dir / "embeddings.npy")
     codebook = load_codebook()
     rows: list[dict] = []
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         segments["duplicate_of"] = duplicate_of.astype(str)
         rows[-1]["duplicates"] = int((segments["duplicate_of"] != "").sum())
         rows.append({"segments": n, "stage": "embed (extrapolated)", "seconds": round(n / rate, 1),
-                     "note": f"{rate:.0f} segments/s measured on {len(texts)} with 2 workers"})  # fmt: skip
+                     "note": f"{rate:.1f} segments/s measured on {len(texts)} (workers' encoder loading included)"})  # fmt: skip
         topics = measured(f"topics (fit on {args.fit_sample}, assign the rest)", n, fit_on_sample, segments,
                           embeddings, TopicConfig(), compute, client, codebook=codebook, progress=False)  # fmt: skip
         rows[-1]["outlier_share_assigned"] = round(topics.info.get("outlier_share_assigned", 0.0), 3)
