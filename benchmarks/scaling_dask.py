@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-sample", type=int, default=10_000)
     parser.add_argument("--embed-slice", type=int, default=2_000)
     parser.add_argument("--partition-size", type=int, default=5_000)
+    parser.add_argument("--embed-rate", type=float, default=0.0, help="segments/s from an earlier slice")
     parser.add_argument("--out", type=Path, default=RESULTS / "scaling_dask")
     args = parser.parse_args(argv)
 
@@ -157,14 +158,17 @@ def main(argv: list[str] | None = None) -> int:
         args.out.with_suffix(".json").write_text(json.dumps(result, indent=2))
         return value
 
-    # embedding: a slice with an empty cache, extrapolated
-    encoder = load_encoder(EmbedConfig(), progress=False)
+    # embedding: a slice with an empty cache, extrapolated (or a rate measured by an earlier run)
     texts = base["text"].tolist()[: args.embed_slice]
-    with tempfile.TemporaryDirectory() as cache:
-        embed_config = EmbedConfig(cache_dir=cache)
-        measured("embed (measured slice)", len(texts), embed_partitioned, texts, encoder, embed_config, client,
-                 partition_size=500, progress=False)  # fmt: skip
-    rate = len(texts) / rows[-1]["seconds"]
+    if args.embed_rate:
+        rate, measured_on = args.embed_rate, "an earlier run's slice"
+    else:
+        encoder = load_encoder(EmbedConfig(), progress=False)
+        with tempfile.TemporaryDirectory() as cache:
+            embed_config = EmbedConfig(cache_dir=cache)
+            measured("embed (measured slice)", len(texts), embed_partitioned, texts, encoder, embed_config,
+                     client, partition_size=500, progress=False)  # fmt: skip
+        rate, measured_on = len(texts) / rows[-1]["seconds"], f"{len(texts)} segments"
 
     for n in [int(s) for s in args.sizes.split(",") if s]:
         segments, embeddings = replicate(base, base_embeddings, n)
@@ -179,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         segments["duplicate_of"] = duplicate_of.astype(str)
         rows[-1]["duplicates"] = int((segments["duplicate_of"] != "").sum())
         rows.append({"segments": n, "stage": "embed (extrapolated)", "seconds": round(n / rate, 1),
-                     "note": f"{rate:.1f} segments/s measured on {len(texts)} (workers' encoder loading included)"})  # fmt: skip
+                     "note": f"{rate:.1f} segments/s measured on {measured_on} (workers' encoder loading included)"})  # fmt: skip
         topics = measured(f"topics (fit on {args.fit_sample}, assign the rest)", n, fit_on_sample, segments,
                           embeddings, TopicConfig(), compute, client, codebook=codebook, progress=False)  # fmt: skip
         rows[-1]["outlier_share_assigned"] = round(topics.info.get("outlier_share_assigned", 0.0), 3)
