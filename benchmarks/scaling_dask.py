@@ -67,7 +67,7 @@ def shuffled(text: str, rng: np.random.Generator) -> str:
 def replicate(segments: pd.DataFrame, embeddings: np.ndarray, n: int) -> tuple[pd.DataFrame, np.ndarray]:
     """`n` segments: the originals, then replicas (words shuffled, embedding jittered), labelled `replica`."""
     base = segments.reset_index(drop=True)
-    parts, vectors = [], []
+    parts, vectors = [], np.empty((n, embeddings.shape[1]), dtype=np.float32)  # filled in place: no copy
     for k in range(int(np.ceil(n / len(base)))):
         rng = np.random.default_rng(k)
         take = min(len(base), n - k * len(base))
@@ -79,10 +79,10 @@ def replicate(segments: pd.DataFrame, embeddings: np.ndarray, n: int) -> tuple[p
             part["duplicate_of"] = ""
         noise = rng.normal(scale=0.02 if k else 0.0, size=(take, embeddings.shape[1])).astype(np.float32)
         jittered = embeddings[:take] + noise
-        vectors.append(jittered / np.linalg.norm(jittered, axis=1, keepdims=True))
+        vectors[k * len(base) : k * len(base) + take] = jittered / np.linalg.norm(jittered, axis=1, keepdims=True)
         part["replica"] = k
         parts.append(part)
-    return pd.concat(parts, ignore_index=True), np.concatenate(vectors)
+    return pd.concat(parts, ignore_index=True), vectors
 
 
 def raw_table(segments: pd.DataFrame, path: Path) -> Path:

@@ -65,7 +65,8 @@ def fit_on_sample(
     size = compute.partition_size
     centroid_future = client.scatter((kept, centroids, thresholds), broadcast=True)
     assign_futures = [
-        client.submit(assign_block, embeddings[rest[i : i + size]], centroid_future, pure=False)
+        # scattered one block at a time: the client keeps no second copy of the embeddings in task specs
+        client.submit(assign_block, client.scatter(embeddings[rest[i : i + size]]), centroid_future, pure=False)
         for i in range(0, len(rest), size)
     ]
     texts = segments["text"].fillna("").astype(str).tolist()
@@ -82,7 +83,7 @@ def fit_on_sample(
     assigned = topic_of_row[original]
     topics = result.topics.copy()
     if (assigned == -1).any() and not (topics["topic"] == -1).any():  # outliers only among the assigned
-        outlier_row = {column: "" for column in topics.columns}
+        outlier_row = dict.fromkeys(topics.columns, "")
         outlier_row.update(topic=-1, size=0, label=single.OUTLIER_LABEL, theme=OTHER, theme_score=0.0)
         topics = pd.concat([pd.DataFrame([outlier_row]).astype(topics.dtypes.to_dict()), topics],
                            ignore_index=True)  # fmt: skip
