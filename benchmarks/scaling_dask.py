@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-sample", type=int, default=10_000)
     parser.add_argument("--embed-slice", type=int, default=2_000)
     parser.add_argument("--partition-size", type=int, default=5_000)
+    parser.add_argument("--max-topics-size", type=int, default=10**9, help="larger sizes skip the topics stage")
     parser.add_argument("--embed-rate", type=float, default=0.0, help="segments/s from an earlier slice")
     parser.add_argument("--out", type=Path, default=RESULTS / "scaling_dask")
     args = parser.parse_args(argv)
@@ -184,11 +185,15 @@ def main(argv: list[str] | None = None) -> int:
         rows[-1]["duplicates"] = int((segments["duplicate_of"] != "").sum())
         rows.append({"segments": n, "stage": "embed (extrapolated)", "seconds": round(n / rate, 1),
                      "note": f"{rate:.1f} segments/s measured on {measured_on} (workers' encoder loading included)"})  # fmt: skip
+        if n > args.max_topics_size:  # its dictionary scores alone would outlast the session: not measured
+            rows.append({"segments": n, "stage": "topics", "seconds": None,
+                         "note": f"not measured (above --max-topics-size {args.max_topics_size})"})  # fmt: skip
+            continue
         topics = measured(f"topics (fit on {args.fit_sample}, assign the rest)", n, fit_on_sample, segments,
                           embeddings, TopicConfig(), compute, client, codebook=codebook, progress=False)  # fmt: skip
         rows[-1]["outlier_share_assigned"] = round(topics.info.get("outlier_share_assigned", 0.0), 3)
         rows[-1]["n_topics"] = int((topics.topics["topic"] >= 0).sum())
-        del segments, embeddings, topics
+        del segments, embeddings
     result["machine"]["load_average_end"] = list(os.getloadavg())
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2))
     args.out.with_suffix(".md").write_text(markdown(result))
