@@ -21,6 +21,7 @@ Results go to benchmarks/results/scaling_dask.{json,md} with the machine and its
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -64,10 +65,13 @@ def shuffled(text: str, rng: np.random.Generator) -> str:
     return " ".join(words[i] for i in rng.permutation(len(words)))
 
 
-def replicate(segments: pd.DataFrame, embeddings: np.ndarray, n: int) -> tuple[pd.DataFrame, np.ndarray]:
+def replicate(
+    segments: pd.DataFrame, embeddings: np.ndarray, n: int, *, with_embeddings: bool = True
+) -> tuple[pd.DataFrame, np.ndarray]:
     """`n` segments: the originals, then replicas (words shuffled, embedding jittered), labelled `replica`."""
     base = segments.reset_index(drop=True)
-    parts, vectors = [], np.empty((n, embeddings.shape[1]), dtype=np.float32)  # filled in place: no copy
+    width = embeddings.shape[1] if with_embeddings else 0  # no vectors when the topics stage is skipped
+    parts, vectors = [], np.empty((n, width), dtype=np.float32)  # filled in place: no copy
     for k in range(int(np.ceil(n / len(base)))):
         rng = np.random.default_rng(k)
         take = min(len(base), n - k * len(base))
@@ -77,9 +81,10 @@ def replicate(segments: pd.DataFrame, embeddings: np.ndarray, n: int) -> tuple[p
             part["doc_id"] = part["doc_id"] + f"~r{k}"
             part["segment_id"] = part["doc_id"] + "#" + part["segment_index"].astype(str)
             part["duplicate_of"] = ""
-        noise = rng.normal(scale=0.02 if k else 0.0, size=(take, embeddings.shape[1])).astype(np.float32)
-        jittered = embeddings[:take] + noise
-        vectors[k * len(base) : k * len(base) + take] = jittered / np.linalg.norm(jittered, axis=1, keepdims=True)
+        if width:
+            noise = rng.normal(scale=0.02 if k else 0.0, size=(take, width)).astype(np.float32)
+            jittered = embeddings[:take] + noise
+            vectors[k * len(base) : k * len(base) + take] = jittered / np.linalg.norm(jittered, axis=1, keepdims=True)
         part["replica"] = k
         parts.append(part)
     return pd.concat(parts, ignore_index=True), vectors
@@ -172,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         rate, measured_on = len(texts) / rows[-1]["seconds"], f"{len(texts)} segments"
 
     for n in [int(s) for s in args.sizes.split(",") if s]:
-        segments, embeddings = replicate(base, base_embeddings, n)
+        segments, embeddings = replicate(base, base_embeddings, n, with_embeddings=n <= args.max_topics_size)
+        gc.collect()
         if str(n) in args.corpus_sizes.split(","):
             with tempfile.TemporaryDirectory() as folder:
                 table = raw_table(segments, Path(folder) / "replicated.csv")
