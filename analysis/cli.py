@@ -39,6 +39,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ("analysis.encoders", "EncoderUnavailableError"),
         ("analysis.themes", "CodebookError"),
         ("analysis.evaluate", "EvaluationError"),
+        ("analysis.compute.cluster", "ClusterError"),
     ):
         with contextlib.suppress(ImportError, AttributeError):
             errors.append(getattr(__import__(module, fromlist=[name]), name))
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--languages", help="comma-separated language codes to detect, e.g. ar,fr,en")
         sub.add_argument("--segment-by", choices=typing.get_args(SegmentUnit))
         sub.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        sub.add_argument(
+            "--cluster", metavar="local[:N]|ADDRESS",
+            help="run the stages on Dask ([compute] cluster): local:N workers here, or a scheduler address",
+        )  # fmt: skip
         reuse = sub.add_mutually_exclusive_group()
         reuse.add_argument(
             "--overwrite", action="store_true", help="clear RUN_DIR first when it holds an earlier run"
@@ -191,9 +196,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         topics["codebook"] = args.codebook
     if getattr(args, "period", None):
         tables["period"] = args.period
+    compute = {"cluster": args.cluster} if getattr(args, "cluster", None) else {}
     return config.replace(
         corpus=corpus, embed=embed, topics=topics, tables=tables, select=_select_options(args),
-        findings=_findings_options(args),
+        findings=_findings_options(args), compute=compute,
     )  # fmt: skip
 
 

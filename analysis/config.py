@@ -210,6 +210,36 @@ class FindingsConfig:
 
 
 @dataclass(frozen=True)
+class ComputeConfig:
+    """Where the stages run: one process (the default: no Dask started), a local Dask cluster, or
+    an existing Dask scheduler (`analysis.compute`); and the sample the topic model is fitted on."""
+
+    cluster: str = ""  # "": one process; "local" or "local:N" (N worker processes); "tcp://host:8786"
+    # Segments the topic model is fitted on when a cluster runs; the rest are assigned to the fitted
+    # topics. All of them when there are fewer, which gives the single-process result exactly.
+    fit_sample: int = 50_000
+    partition_size: int = 2_000  # documents (corpus stage) or segments (other stages) per task
+    memory_limit: str = "auto"  # per worker of a local cluster, e.g. "3GiB"; "auto": RAM / workers
+
+    def __post_init__(self) -> None:
+        _validate(self)
+        cluster_workers(self.cluster)  # raises on a malformed value
+
+
+def cluster_workers(cluster: str) -> int | None:
+    """Worker processes of a `cluster` setting: N for "local:N", None for "" or an address."""
+    if cluster in ("", "local") or "://" in cluster:
+        return None if cluster != "local" else 0  # 0: Dask's default for this machine
+    name, _, count = cluster.partition(":")
+    if name == "local" and count.isdigit() and int(count) >= 1:
+        return int(count)
+    raise ConfigError(
+        f"[compute] cluster = {cluster!r}: use \"\" (one process), \"local\", \"local:N\" (N worker "
+        "processes on this machine) or a scheduler address such as \"tcp://host:8786\""
+    )
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything that decides a run's outputs; recorded in every manifest."""
 
@@ -220,6 +250,7 @@ class RunConfig:
     figures: FigureConfig = field(default_factory=FigureConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     findings: FindingsConfig = field(default_factory=FindingsConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def __post_init__(self) -> None:
         for name, kind in _SECTIONS.items():
@@ -287,6 +318,7 @@ _SECTIONS: dict[str, type] = {
     "figures": FigureConfig,
     "select": SelectConfig,
     "findings": FindingsConfig,
+    "compute": ComputeConfig,
 }
 
 
@@ -380,6 +412,8 @@ _RANGES: dict[tuple[str, str], _Range] = {
     ("FigureConfig", "dpi"): _Range(10, 1200),
     ("FigureConfig", "max_topics"): _Range(1),
     ("FindingsConfig", "n_permutations"): _Range(1),
+    ("ComputeConfig", "fit_sample"): _Range(1),
+    ("ComputeConfig", "partition_size"): _Range(1),
     ("FindingsConfig", "source_shift"): _SHARE,
     ("FindingsConfig", "one_source_share"): _SHARE,
 }

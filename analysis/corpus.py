@@ -120,18 +120,14 @@ class _Cleaned:
     removed: tuple = ()  # tuple[RemovedPiece, ...]
 
 
-def _clean_all(documents: list[RawDocument], config: CorpusConfig, progress: bool) -> list[_Cleaned]:
-    """Clean each pending document with its source's repeated lines; mark empty and all-furniture ones."""
-    pending = [d for d in documents if not d.status and d.text.strip()]
-    by_source: dict[str, list[str]] = {}
-    for d in pending:
-        by_source.setdefault(d.source, []).append(d.text)
-    repeated = {
-        s: find_repeated_lines(
-            texts, min_docs=config.repeated_line_min_docs, min_share=config.repeated_line_min_share
-        )
-        for s, texts in by_source.items()
-    }
+def _clean_all(
+    documents: list[RawDocument], config: CorpusConfig, progress: bool, repeated: dict | None = None
+) -> list[_Cleaned]:
+    """Clean each pending document with its source's repeated lines; mark empty and all-furniture ones.
+
+    `repeated`: the repeated lines per source, when computed over more documents than these (the
+    partitioned corpus stage of `analysis.compute` cleans a block of documents at a time)."""
+    repeated = _repeated_lines(documents, config) if repeated is None else repeated
     cleaned = []
     for d in tqdm(documents, desc="cleaning", unit="doc", disable=not progress):
         if d.status:
@@ -148,6 +144,20 @@ def _clean_all(documents: list[RawDocument], config: CorpusConfig, progress: boo
                 d = dataclasses.replace(d, status=status, reason=reason)
             cleaned.append(_Cleaned(d, result.text, result.removed))
     return cleaned
+
+
+def _repeated_lines(documents: list[RawDocument], config: CorpusConfig) -> dict[str, Any]:
+    """Page furniture per source: lines repeated across that source's pending documents."""
+    by_source: dict[str, list[str]] = {}
+    for d in documents:
+        if not d.status and d.text.strip():
+            by_source.setdefault(d.source, []).append(d.text)
+    return {
+        s: find_repeated_lines(
+            texts, min_docs=config.repeated_line_min_docs, min_share=config.repeated_line_min_share
+        )
+        for s, texts in by_source.items()
+    }
 
 
 def _segment_all(

@@ -108,13 +108,23 @@ def run_corpus(source: Path, run_dir: Path, config: RunConfig, *, progress: bool
     if manifest.reusable("corpus"):
         return _reused_corpus(run_dir, manifest)
     with manifest.stage("corpus"):
-        corpus = build_corpus(source, config.corpus, progress=progress)
+        if config.compute.cluster:  # the same corpus, built in partitions on a Dask cluster
+            from analysis.compute.stages import corpus_stage
+
+            corpus = corpus_stage(source, config, progress=progress)
+        else:
+            corpus = build_corpus(source, config.corpus, progress=progress)
         check_inputs_outside(corpus.inputs, run_dir)
         if config.select.active:
             # selecting is part of the corpus stage: its settings decide which segments it writes
             corpus, selection = select_corpus_for_run(corpus, config)
             manifest.data["selection"] = selection.summary
-        written = write_corpus(corpus, run_dir)
+        if config.compute.cluster:  # one Parquet row group per partition, for workers to read a part each
+            from analysis.compute import write_corpus_partitioned
+
+            written = write_corpus_partitioned(corpus, run_dir, partition_size=config.compute.partition_size)
+        else:
+            written = write_corpus(corpus, run_dir)
     manifest.data["corpus"] = corpus.summary()
     manifest.data["inputs_fingerprint"] = inputs_fingerprint(source, corpus.inputs)
     manifest.data["outputs"].update({k: str(Path(v).name) for k, v in written.items()})
@@ -165,21 +175,33 @@ def run_topics(source: Path, run_dir: Path, config: RunConfig, *, progress: bool
     codebook = load_codebook(config.topics.codebook or None)
     with manifest.stage("embed"):
         encoder = load_encoder(config.embed, progress=None if progress else False)
-        embeddings, embed_stats = embed_segments(
-            segments["text"].tolist(), encoder, config.embed.cache_dir or None
-        )
+        if config.compute.cluster:
+            from analysis.compute.stages import embed_stage
+
+            embeddings, embed_stats = embed_stage(segments["text"].tolist(), encoder, config, progress=progress)
+        else:
+            embeddings, embed_stats = embed_segments(
+                segments["text"].tolist(), encoder, config.embed.cache_dir or None
+            )
     manifest.data["encoder"] = encoder.identity
     manifest.data["embedding"] = vars(embed_stats) if hasattr(embed_stats, "__dict__") else embed_stats
 
     with manifest.stage("topics"):
-        topic_result = fit_topics(
-            segments,
-            embeddings,
-            config.topics,
-            codebook=codebook,
-            encoder=encoder,
-            languages=config.corpus.languages,
-        )
+        if config.compute.cluster:  # fitted on a sample, the rest assigned on the workers
+            from analysis.compute.stages import summary, topics_stage
+
+            topic_result = topics_stage(segments, embeddings, config, codebook=codebook, encoder=encoder,
+                                        progress=progress)  # fmt: skip
+            manifest.data["compute"] = summary(config)
+        else:
+            topic_result = fit_topics(
+                segments,
+                embeddings,
+                config.topics,
+                codebook=codebook,
+                encoder=encoder,
+                languages=config.corpus.languages,
+            )
         shutil.rmtree(run_dir / "model", ignore_errors=True)  # what an interrupted save left, if anything
         save_topic_model(topic_result, run_dir / "model")
     segments = segments.drop(

@@ -172,13 +172,14 @@ def normalise_for_duplicates(texts: Sequence[str]) -> list[str]:
     return pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, _NOT_WORD, " ")).to_pylist()
 
 
-def mark_duplicates(segments: pd.DataFrame, threshold: float = 0.85) -> pd.Series:
+def mark_duplicates(segments: pd.DataFrame, threshold: float = 0.85, *, near_pairs=None) -> pd.Series:
     """`duplicate_of` for each row: "" for an original, else the `segment_id` it repeats.
 
     Needs columns `text` and `segment_id`; uses `date` when present. The original of a group is
     the earliest by date (unknown dates last), then by row order. Near duplicates are grouped
     transitively (A≈B and B≈C put C with A). The returned Series carries the counts in
-    `.attrs["exact"]` and `.attrs["near"]`.
+    `.attrs["exact"]` and `.attrs["near"]`. `near_pairs(texts, threshold)` finds the near pairs
+    (default `_near_pairs`; `analysis.compute` passes one that runs in partitions on a cluster).
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"near-duplicate threshold must be in (0, 1], got {threshold}")
@@ -203,7 +204,7 @@ def mark_duplicates(segments: pd.DataFrame, threshold: float = 0.85) -> pd.Serie
     exact = int(n - len(representatives))
 
     if threshold < 1:
-        pairs = _near_pairs([normalised[i] for i in representatives], threshold)
+        pairs = (near_pairs or _near_pairs)([normalised[i] for i in representatives], threshold)
         if len(pairs):
             a, b = representatives[pairs[:, 0]], representatives[pairs[:, 1]]
             graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))

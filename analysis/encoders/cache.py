@@ -6,12 +6,16 @@ each text's sha256, so a change of encoder or weights can never return stale vec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
-import shutil
+import posixpath
+import re
 import time
+import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,13 +45,20 @@ class EmbedStats:
     seconds: float
 
 
-def default_cache_dir(configured: str | Path | None = None) -> Path:
-    """`configured`, else $ANALYSIS_CACHE_DIR, else ~/.cache/analysis/embeddings."""
-    if configured:
-        return Path(configured).expanduser()
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
+def default_cache_dir(configured: str | Path | None = None) -> Path | str:
+    """`configured`, else $ANALYSIS_CACHE_DIR, else ~/.cache/analysis/embeddings.
+
+    An fsspec URL (`s3://bucket/cache`) is returned as given: a cluster's workers share it."""
+    for value in (configured, os.environ.get(CACHE_ENV)):
+        if value and _is_url(value):
+            return str(value)
+        if value:
+            return Path(value).expanduser()
     return Path.home() / ".cache" / "analysis" / "embeddings"
+
+
+def _is_url(value: str | Path) -> bool:
+    return isinstance(value, str) and "://" in value
 
 
 def text_key(text: str) -> str:
@@ -72,8 +83,13 @@ def identity_key(identity: Mapping[str, Any]) -> str:
 class EmbeddingCache:
     """Embeddings on disk, one sub-folder per encoder identity, appended in shards.
 
-    Layout: `<folder>/<identity hash>/index.json` (identity, dimension, and for each shard its file,
-    sha256, row count and text hashes) and `shard-NNNNNN.npy` files (float32, rows in index order).
+    Layout: `<folder>/<identity hash>/shard-NNNNNN.npy` (float32 rows), each with a sidecar
+    `shard-NNNNNN.json` (its sha256, row count and text hashes), and `index.json` (identity,
+    dimension, and the shards known to the last writer). Several processes may add at once (the
+    workers of a cluster): every file is written under a temporary name and then renamed, a shard
+    number is claimed with a hard link that fails if another process took it, and the sidecars are
+    the record, so an index overwritten by a concurrent writer loses nothing. `folder` is a path
+    or an fsspec URL (`s3://…`, `gs://…`, `memory://…`); on a URL shards take unique names instead.
     Every read checks the identity, the checksum and the shape; a file failing a check is reported
     with an `EmbeddingCacheWarning` and dropped, so its texts are embedded again.
     """
@@ -81,30 +97,37 @@ class EmbeddingCache:
     index_name = "index.json"
 
     def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
+        import fsspec
+        from fsspec.implementations.local import LocalFileSystem
 
-    def _entry_folder(self, identity: Mapping[str, Any]) -> Path:
-        return self.folder / identity_key(identity)
+        self.fs, root = fsspec.core.url_to_fs(str(folder))
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self.folder = Path(root) if self.local else root
+
+    def _entry_folder(self, identity: Mapping[str, Any]) -> str:
+        return posixpath.join(str(self.folder), identity_key(identity))
 
     def lookup(self, identity: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Text hash → vector for every valid cached row of this encoder."""
         folder = self._entry_folder(identity)
         index = self._read_index(folder, identity)
+        listed = {str(s.get("file", "")) for s in index["shards"]}
+        shards = list(index["shards"]) + [s for s in self._sidecars(folder) if s["file"] not in listed]
         vectors: dict[str, np.ndarray] = {}
         kept = []
-        for shard in index["shards"]:
+        for shard in shards:
             matrix = self._read_shard(folder, shard, int(index["dimension"]))
             if matrix is None:
                 continue
             kept.append(shard)
             vectors.update(zip(shard["keys"], matrix, strict=True))
-        if len(kept) != len(index["shards"]):
+        if kept != index["shards"] and self.fs.exists(folder):
             index["shards"] = kept
             self._write_index(folder, index)
         return vectors
 
     def add(self, identity: Mapping[str, Any], keys: Sequence[str], vectors: np.ndarray) -> None:
-        """Append one shard of rows (keys[i] ↔ vectors[i])."""
+        """Append one shard of rows (keys[i] ↔ vectors[i]); safe while other processes add too."""
         if len(keys) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -113,31 +136,63 @@ class EmbeddingCache:
                 f"cache add: expected {(len(keys), identity['dimension'])} vectors, got {vectors.shape}"
             )
         folder = self._entry_folder(identity)
-        folder.mkdir(parents=True, exist_ok=True)
+        self.fs.makedirs(folder, exist_ok=True)
         index = self._read_index(folder, identity)
-        number = 1 + max((int(s["file"][6:12]) for s in index["shards"]), default=0)
-        name = f"shard-{number:06d}.npy"
-        temporary = folder / (name + ".tmp")
-        with temporary.open("wb") as handle:
-            np.save(handle, vectors, allow_pickle=False)
-        temporary.replace(folder / name)
-        index["shards"].append(
-            {"file": name, "sha256": _file_sha256(folder / name), "rows": len(keys), "keys": list(keys)}
-        )
+        buffer = io.BytesIO()
+        np.save(buffer, vectors, allow_pickle=False)
+        data = buffer.getvalue()
+        name = self._claim_shard(folder, data, index)
+        shard = {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "rows": len(keys), "keys": list(keys)}
+        # the sidecar is written after its shard: a sidecar names only complete files
+        self._write_atomic(posixpath.join(folder, _sidecar(name)), json.dumps(shard).encode("utf-8"))
+        index = self._read_index(folder, identity)  # re-read: another process may have added meanwhile
+        index["shards"] = [s for s in index["shards"] if s.get("file") != name] + [shard]
         self._write_index(folder, index)
 
-    def _read_index(self, folder: Path, identity: Mapping[str, Any]) -> dict[str, Any]:
+    def _claim_shard(self, folder: str, data: bytes, index: Mapping[str, Any]) -> str:
+        """Write `data` as the next free shard file and return its name."""
+        if not self.local:  # object stores: a unique name needs no claim, and a put is atomic
+            name = f"shard-{uuid.uuid4().hex}.npy"
+            self._write_atomic(posixpath.join(folder, name), data)
+            return name
+        temporary = Path(folder) / f".shard-{uuid.uuid4().hex}.tmp"
+        temporary.write_bytes(data)
+        try:
+            taken = {str(s.get("file", "")) for s in index["shards"]} | {p.name for p in Path(folder).iterdir()}
+            number = 1 + max((_shard_number(name) for name in taken), default=0)
+            while True:
+                name = f"shard-{number:06d}.npy"
+                try:
+                    (Path(folder) / name).hardlink_to(temporary)  # fails if another process took it
+                    return name
+                except FileExistsError:
+                    number += 1
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _sidecars(self, folder: str) -> list[dict[str, Any]]:
+        shards = []
+        for path in sorted(self.fs.glob(posixpath.join(folder, "shard-*.json"))):
+            try:
+                shard = json.loads(self.fs.cat_file(path).decode("utf-8"))
+                if isinstance(shard, dict) and {"file", "sha256", "rows", "keys"} <= shard.keys():
+                    shards.append(shard)
+            except (OSError, ValueError):
+                continue  # a sidecar being replaced; its shard is read on the next run
+        return shards
+
+    def _read_index(self, folder: str, identity: Mapping[str, Any]) -> dict[str, Any]:
         fresh = {
             "format": 1,
             "identity": cache_identity(identity),
             "dimension": int(identity["dimension"]),
             "shards": [],
         }
-        path = folder / self.index_name
-        if not path.exists():
+        path = posixpath.join(folder, self.index_name)
+        if not self.fs.exists(path):
             return fresh
         try:
-            index = json.loads(path.read_text(encoding="utf-8"))
+            index = json.loads(self.fs.cat_file(path).decode("utf-8"))
             stored, wanted = cache_identity(index["identity"]), cache_identity(identity)
             problem = ""
             if stored != wanted:
@@ -153,12 +208,13 @@ class EmbeddingCache:
             return fresh
         return index
 
-    def _read_shard(self, folder: Path, shard: Mapping[str, Any], dimension: int) -> np.ndarray | None:
-        path = folder / str(shard.get("file", ""))
+    def _read_shard(self, folder: str, shard: Mapping[str, Any], dimension: int) -> np.ndarray | None:
+        path = posixpath.join(folder, str(shard.get("file", "")))
         try:
-            if _file_sha256(path) != shard["sha256"]:
+            data = self.fs.cat_file(path)
+            if hashlib.sha256(data).hexdigest() != shard["sha256"]:
                 raise ValueError("checksum mismatch (file changed or truncated)")
-            matrix = np.load(path, allow_pickle=False)
+            matrix = np.load(io.BytesIO(data), allow_pickle=False)
             if matrix.shape != (int(shard["rows"]), dimension) or len(shard["keys"]) != matrix.shape[0]:
                 raise ValueError(f"shape {matrix.shape}, expected ({shard['rows']}, {dimension})")
             if matrix.dtype != np.float32 or not np.isfinite(matrix).all():
@@ -167,19 +223,40 @@ class EmbeddingCache:
             message = f"embedding cache file {path} is corrupt ({exc}); its rows will be embedded again"
             logger.warning(message)
             warnings.warn(message, EmbeddingCacheWarning, stacklevel=3)
-            path.unlink(missing_ok=True)
+            for stale in (path, posixpath.join(folder, _sidecar(str(shard.get("file", ""))))):
+                with contextlib.suppress(OSError):
+                    self.fs.rm_file(stale)
             return None
         return matrix
 
-    def _write_index(self, folder: Path, index: Mapping[str, Any]) -> None:
-        temporary = folder / (self.index_name + ".tmp")
-        temporary.write_text(json.dumps(index, ensure_ascii=False, default=str), encoding="utf-8")
-        temporary.replace(folder / self.index_name)
+    def _write_index(self, folder: str, index: Mapping[str, Any]) -> None:
+        text = json.dumps(index, ensure_ascii=False, default=str).encode("utf-8")
+        self._write_atomic(posixpath.join(folder, self.index_name), text)
 
-    def _discard(self, folder: Path, message: str) -> None:
+    def _write_atomic(self, path: str, data: bytes) -> None:
+        """Write under a name no other process uses, then rename: readers never see half a file."""
+        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+        if self.local:
+            Path(temporary).write_bytes(data)
+            Path(temporary).replace(path)
+        else:
+            self.fs.pipe_file(temporary, data)
+            self.fs.mv(temporary, path)
+
+    def _discard(self, folder: str, message: str) -> None:
         logger.warning(message)
         warnings.warn(message, EmbeddingCacheWarning, stacklevel=4)
-        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError, FileNotFoundError):
+            self.fs.rm(folder, recursive=True)
+
+
+def _sidecar(shard_file: str) -> str:
+    return shard_file.removesuffix(".npy") + ".json"
+
+
+def _shard_number(name: str) -> int:
+    match = re.fullmatch(r"shard-(\d{6})\.npy", name)
+    return int(match.group(1)) if match else 0
 
 
 def _file_sha256(path: Path) -> str:

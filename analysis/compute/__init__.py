@@ -1,0 +1,33 @@
+"""The stages on a Dask cluster, for corpora too large for one process (`[compute] cluster`).
+
+Absent a cluster, nothing here is imported and no Dask starts. With one, `analysis.pipeline`
+hands these functions the stages' work: cleaning and segmenting blocks of documents, near
+duplicates by MinHash bands with a shuffle, embedding in partitions through a shared cache, and a
+topic model fitted on a reproducible sample with every other segment assigned in partitions.
+Each calls the single-process functions of corpus / segment / encoders / topics on its partition,
+so the rules stay defined once.
+"""
+
+import importlib
+from typing import Any
+
+# name → module: imported on first use, so a worker that runs one stage's tasks never imports the
+# others' libraries (BERTopic and torch take a minute to import on a loaded machine)
+_HOMES = {
+    "ClusterError": "cluster",
+    "cluster_client": "cluster",
+    "close_clients": "cluster",
+    "progress_over": "cluster",
+    "build_corpus_partitioned": "corpus",
+    "write_corpus_partitioned": "corpus",
+    "near_pairs_partitioned": "dedupe",
+    "embed_partitioned": "embed",
+    "fit_on_sample": "topics",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'analysis.compute' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"analysis.compute.{_HOMES[name]}"), name)

@@ -1,0 +1,237 @@
+"""Scaling on a Dask LocalCluster: time and peak memory per stage and per worker at 100k … 1M segments.
+
+    python benchmarks/scaling_dask.py RUN_DIR --sizes 100000,1000000 --cluster local:2
+
+RUN_DIR is a finished morocco-news run (its segments.parquet and embeddings.npy). The corpora are
+**replicated morocco-news**, labelled so: replica k of a segment has its words shuffled with seed k
+(so replicas are new texts for the duplicate finder and the language detector, not copies), and
+its embedding is the original's plus Gaussian noise (sd 0.02 per dimension, renormalised), so the
+fit and the assignment see a cloud per topic rather than identical points. Stages measured:
+
+- corpus: the partitioned corpus stage from raw rows (a CSV of replicated morocco-news documents),
+  at the sizes listed in --corpus-sizes only (cleaning and language detection are the slow part);
+- dedupe: exact and near duplicates (`mark_duplicates` with the band shuffle) on the segment table;
+- embed: the default encoder on --embed-slice segments with an empty cache, extrapolated linearly
+  to each size (labelled "extrapolated");
+- topics: BERTopic fitted on --fit-sample segments, every other original assigned in partitions.
+
+Results go to benchmarks/results/scaling_dask.{json,md} with the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RESULTS = Path(__file__).parent / "results"
+
+
+class PeakRSS:
+    """Peak resident memory of this process while the block runs (sampled every 20 ms)."""
+
+    def __enter__(self) -> PeakRSS:
+        import psutil
+
+        self.process, self.peak, self.stop = psutil.Process(), 0.0, threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        self.started = time.perf_counter()
+        return self
+
+    def _sample(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss / 2**20)
+            self.stop.wait(0.02)
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.started
+        self.stop.set()
+        self.thread.join()
+
+
+def shuffled(text: str, rng: np.random.Generator) -> str:
+    words = text.split()
+    return " ".join(words[i] for i in rng.permutation(len(words)))
+
+
+def replicate(
+    segments: pd.DataFrame, embeddings: np.ndarray, n: int, *, with_embeddings: bool = True
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """`n` segments: the originals, then replicas (words shuffled, embedding jittered), labelled `replica`."""
+    base = segments.reset_index(drop=True)
+    width = embeddings.shape[1] if with_embeddings else 0  # no vectors when the topics stage is skipped
+    parts, vectors = [], np.empty((n, width), dtype=np.float32)  # filled in place: no copy
+    for k in range(int(np.ceil(n / len(base)))):
+        rng = np.random.default_rng(k)
+        take = min(len(base), n - k * len(base))
+        part = base.iloc[:take].copy()
+        if k:
+            part["text"] = [shuffled(t, rng) for t in part["text"]]
+            part["doc_id"] = part["doc_id"] + f"~r{k}"
+            part["segment_id"] = part["doc_id"] + "#" + part["segment_index"].astype(str)
+            part["duplicate_of"] = ""
+        if width:
+            noise = rng.normal(scale=0.02 if k else 0.0, size=(take, width)).astype(np.float32)
+            jittered = embeddings[:take] + noise
+            vectors[k * len(base) : k * len(base) + take] = jittered / np.linalg.norm(jittered, axis=1, keepdims=True)
+        part["replica"] = k
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True), vectors
+
+
+def raw_table(segments: pd.DataFrame, path: Path) -> Path:
+    """A CSV of documents (one row per replicated document, its segments joined as paragraphs)."""
+    documents = (
+        segments.groupby("doc_id", sort=False)
+        .agg(text=("text", "\n\n".join), source=("source", "first"), date=("date_raw", "first"))
+        .reset_index()
+        .rename(columns={"doc_id": "id"})
+    )
+    documents.to_csv(path, index=False)
+    return path
+
+
+def machine() -> dict:
+    import psutil
+
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_start": list(os.getloadavg()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--corpus-sizes", default="100000")
+    parser.add_argument("--cluster", default="local:2")
+    parser.add_argument("--memory-limit", default="3GiB", help="per worker")
+    parser.add_argument("--fit-sample", type=int, default=10_000)
+    parser.add_argument("--embed-slice", type=int, default=2_000)
+    parser.add_argument("--partition-size", type=int, default=5_000)
+    parser.add_argument("--max-topics-size", type=int, default=10**9, help="larger sizes skip the topics stage")
+    parser.add_argument("--embed-rate", type=float, default=0.0, help="segments/s from an earlier slice")
+    parser.add_argument("--out", type=Path, default=RESULTS / "scaling_dask")
+    args = parser.parse_args(argv)
+
+    from analysis.compute import cluster_client, near_pairs_partitioned
+    from analysis.compute.cluster import reset_worker_peaks, worker_peaks
+    from analysis.compute.corpus import build_corpus_partitioned
+    from analysis.compute.embed import embed_partitioned
+    from analysis.compute.topics import fit_on_sample
+    from analysis.config import ComputeConfig, CorpusConfig, EmbedConfig, TopicConfig
+    from analysis.encoders import load_encoder
+    from analysis.segment import mark_duplicates
+    from analysis.themes import load_codebook
+
+    compute = ComputeConfig(cluster=args.cluster, memory_limit=args.memory_limit,
+                            fit_sample=args.fit_sample, partition_size=args.partition_size)  # fmt: skip
+    client = cluster_client(compute)
+    kept = ["doc_id", "segment_id", "segment_index", "text", "language", "source", "date", "date_raw", "duplicate_of"]
+    base = pd.read_parquet(args.run_dir / "segments.parquet", columns=kept)
+    base_embeddings = np.load(args.run_dir / "embeddings.npy")
+    codebook = load_codebook()
+    rows: list[dict] = []
+    result = {"machine": machine(), "cluster": args.cluster, "memory_limit_per_worker": args.memory_limit,
+              "fit_sample": args.fit_sample, "partition_size": args.partition_size,
+              "corpus": f"replicated morocco-news ({len(base)} segments; replicas' words shuffled, "
+                        "embeddings jittered)", "rows": rows}  # fmt: skip
+
+    def measured(stage: str, n: int, work, *work_args, **work_kwargs) -> object:
+        reset_worker_peaks(client)
+        with PeakRSS() as cost:
+            value = work(*work_args, **work_kwargs)
+        row = {"segments": n, "stage": stage, "seconds": round(cost.seconds, 1),
+               "client_peak_mb": round(cost.peak), "worker_peak_mb": worker_peaks(client),
+               "load_average": round(os.getloadavg()[0], 1)}  # fmt: skip
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        args.out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+        return value
+
+    # embedding: a slice with an empty cache, extrapolated (or a rate measured by an earlier run)
+    texts = base["text"].tolist()[: args.embed_slice]
+    if args.embed_rate:
+        rate, measured_on = args.embed_rate, "an earlier run's slice"
+    else:
+        encoder = load_encoder(EmbedConfig(), progress=False)
+        with tempfile.TemporaryDirectory() as cache:
+            embed_config = EmbedConfig(cache_dir=cache)
+            measured("embed (measured slice)", len(texts), embed_partitioned, texts, encoder, embed_config,
+                     client, partition_size=500, progress=False)  # fmt: skip
+        rate, measured_on = len(texts) / rows[-1]["seconds"], f"{len(texts)} segments"
+
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        segments, embeddings = replicate(base, base_embeddings, n, with_embeddings=n <= args.max_topics_size)
+        gc.collect()
+        if str(n) in args.corpus_sizes.split(","):
+            with tempfile.TemporaryDirectory() as folder:
+                table = raw_table(segments, Path(folder) / "replicated.csv")
+                measured("corpus (partitioned, from raw rows)", n, build_corpus_partitioned, table,
+                         CorpusConfig(), client, partition_size=1_000, progress=False)  # fmt: skip
+        near = near_pairs_partitioned(client, partition_size=args.partition_size, progress=False)
+        duplicate_of = measured("dedupe (exact + near, band shuffle)", n, mark_duplicates, segments, 0.85,
+                                near_pairs=near)  # fmt: skip
+        segments["duplicate_of"] = duplicate_of.astype(str)
+        rows[-1]["duplicates"] = int((segments["duplicate_of"] != "").sum())
+        rows.append({"segments": n, "stage": "embed (extrapolated)", "seconds": round(n / rate, 1),
+                     "note": f"{rate:.1f} segments/s measured on {measured_on} (workers' encoder loading included)"})  # fmt: skip
+        if n > args.max_topics_size:  # its dictionary scores alone would outlast the session: not measured
+            rows.append({"segments": n, "stage": "topics", "seconds": None,
+                         "note": f"not measured (above --max-topics-size {args.max_topics_size})"})  # fmt: skip
+            continue
+        topics = measured(f"topics (fit on {args.fit_sample}, assign the rest)", n, fit_on_sample, segments,
+                          embeddings, TopicConfig(), compute, client, codebook=codebook, progress=False)  # fmt: skip
+        rows[-1]["outlier_share_assigned"] = round(topics.info.get("outlier_share_assigned", 0.0), 3)
+        rows[-1]["n_topics"] = int((topics.topics["topic"] >= 0).sum())
+        del segments, embeddings
+    result["machine"]["load_average_end"] = list(os.getloadavg())
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        "# Scaling on a Dask LocalCluster (`benchmarks/scaling_dask.py`)",
+        "",
+        f"Machine: {m['platform']}, {m['cpus']} cores, {m['memory_gib']} GiB, shared with other jobs "
+        f"(load average {m['load_average_start'][0]:.1f} at the start, "
+        f"{m.get('load_average_end', ['?'])[0]} at the end: times are upper bounds).",
+        f"Cluster: `{result['cluster']}`, {result['memory_limit_per_worker']} per worker; "
+        f"partitions of {result['partition_size']} segments; topics fitted on {result['fit_sample']} segments.",
+        f"Corpus: {result['corpus']}.",
+        "",
+        "| segments | stage | seconds | client peak MB | worker peak MB | load | note |",
+        "|---:|---|---:|---:|---|---:|---|",
+    ]
+    for row in result["rows"]:
+        workers = ", ".join(f"{k}: {v:.0f}" for k, v in row.get("worker_peak_mb", {}).items())
+        note = row.get("note", "")
+        for key in ("duplicates", "n_topics", "outlier_share_assigned"):
+            if key in row:
+                note += f"{key} {row[key]}; "
+        lines.append(f"| {row['segments']:,} | {row['stage']} | {row['seconds']} | {row.get('client_peak_mb', '')} "
+                     f"| {workers} | {row.get('load_average', '')} | {note} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

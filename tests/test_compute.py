@@ -1,0 +1,170 @@
+"""The stages on a Dask LocalCluster of 2 processes give the single process's results.
+
+One cluster serves the module. Partitions are kept tiny so that every rule is exercised across
+partitions: duplicates whose original sits in another block, cache shards written by two workers.
+"""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_topics import planted_config, planted_corpus
+
+from analysis.config import ComputeConfig, ConfigError, CorpusConfig, RunConfig
+from analysis.corpus import build_corpus
+from analysis.encoders.cache import EmbeddingCache
+from analysis.pipeline import SAMPLE_CORPUS
+from analysis.segment import _near_pairs, mark_duplicates
+from analysis.themes import load_codebook
+from analysis.topics import fit_topics
+
+distributed = pytest.importorskip("distributed", reason='the scale extra: pip install -e ".[scale]"')
+
+from analysis.compute import (  # noqa: E402  (after the skip: these need Dask)
+    ClusterError,
+    build_corpus_partitioned,
+    close_clients,
+    cluster_client,
+    fit_on_sample,
+    near_pairs_partitioned,
+)
+from analysis.compute.topics import sample_rows  # noqa: E402
+
+STORY = (
+    "The ministry announced a national plan for artificial intelligence in public services, with "
+    "training for civil servants and a data centre near {city} to host the new platforms."
+)
+
+
+@pytest.fixture(scope="module")
+def client():
+    client = cluster_client(ComputeConfig(cluster="local:2", memory_limit="2GiB"), announce=False)
+    yield client
+    close_clients()
+
+
+@pytest.fixture(scope="module")
+def duplicated_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 documents: #9 repeats #1 exactly, #11 is #3 with one word changed (a near duplicate)."""
+    cities = ["Rabat", "Fès", "Agadir", "Oujda", "Tanger", "Meknès", "Safi", "Nador", "Ifrane", "Tetouan"]
+    texts = [f"Story {i}. " + STORY.format(city=city) + f" Item {i} of the series." for i, city in enumerate(cities)]
+    texts += [texts[1], texts[3].replace("civil servants", "public servants")]
+    table = pd.DataFrame({"id": [f"d{i}" for i in range(len(texts))], "text": texts,
+                          "date": [f"2024-01-{i + 1:02d}" for i in range(len(texts))]})  # fmt: skip
+    path = tmp_path_factory.mktemp("dups") / "news.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_partitioned_corpus_equals_the_single_process(client, duplicated_corpus: Path) -> None:
+    single = build_corpus(duplicated_corpus, CorpusConfig(), progress=False)
+    parted = build_corpus_partitioned(duplicated_corpus, CorpusConfig(), client, partition_size=2, progress=False)
+    pd.testing.assert_frame_equal(parted.segments, single.segments)
+    pd.testing.assert_frame_equal(parted.ledger, single.ledger)
+    # the duplicates were found across partitions (blocks of 2 documents)
+    duplicate_of = parted.segments.set_index("doc_id")["duplicate_of"].str.split("#").str[0]
+    assert duplicate_of["d10"] == "d1" and duplicate_of["d11"] == "d3"
+    status = parted.ledger[parted.ledger["kind"] == "document"].set_index("doc_id")["status"]
+    assert status["d10"] == status["d11"] == "duplicate" and (status.drop(["d10", "d11"]) == "used").all()
+
+
+def test_sample_corpus_is_the_same_in_partitions(client) -> None:
+    single = build_corpus(SAMPLE_CORPUS, CorpusConfig(), progress=False)
+    parted = build_corpus_partitioned(SAMPLE_CORPUS, CorpusConfig(), client, partition_size=16, progress=False)
+    pd.testing.assert_frame_equal(parted.segments, single.segments)
+    pd.testing.assert_frame_equal(parted.ledger, single.ledger)
+
+
+def test_near_pairs_by_band_shuffle_equal_the_in_memory_ones(client) -> None:
+    rng = np.random.default_rng(3)
+    words = [f"w{n}" for n in range(400)]
+    texts = [" ".join(rng.choice(words, size=40)) for _ in range(60)]
+    texts += [t.replace(t.split()[5], "changed", 1) for t in texts[:15]]  # near copies, other partitions
+    texts += ["tiny", ""]  # no shingles: never a candidate
+    expected = _near_pairs(texts, 0.85)
+    found = near_pairs_partitioned(client, partition_size=7, progress=False)(texts, 0.85)
+    assert len(expected) >= 15
+    np.testing.assert_array_equal(np.unique(found, axis=0), np.unique(expected, axis=0))
+    frame = pd.DataFrame({"text": texts, "segment_id": [f"s{i}" for i in range(len(texts))]})
+    near = near_pairs_partitioned(client, partition_size=7, progress=False)
+    pd.testing.assert_series_equal(mark_duplicates(frame, near_pairs=near), mark_duplicates(frame))
+
+
+def test_fit_on_all_segments_when_fewer_than_the_sample_equals_the_single_process(client) -> None:
+    segments, embeddings = planted_corpus()
+    codebook = load_codebook()
+    single = fit_topics(segments, embeddings, planted_config(), codebook=codebook)
+    parted = fit_on_sample(segments, embeddings, planted_config(), ComputeConfig(fit_sample=10_000), client,
+                           codebook=codebook, progress=False)  # fmt: skip
+    pd.testing.assert_frame_equal(parted.segment_topics, single.segment_topics)
+    pd.testing.assert_frame_equal(parted.topics, single.topics)
+    assert parted.info["fit_on"] == "all original segments"
+
+
+def test_fit_on_a_sample_assigns_the_rest_to_the_same_stories(client) -> None:
+    segments, embeddings = planted_corpus()
+    codebook = load_codebook()
+    compute = ComputeConfig(fit_sample=120, partition_size=25)
+    result = fit_on_sample(segments, embeddings, planted_config(), compute, client, codebook=codebook,
+                           progress=False)  # fmt: skip
+    original = (segments["duplicate_of"] == "").to_numpy()
+    fitted = sample_rows(original, 120, planted_config().seed)
+    assert len(fitted) == 120 and result.info["n_assigned"] == original.sum() - 120
+    np.testing.assert_array_equal(fitted, sample_rows(original, 120, planted_config().seed))  # reproducible
+    joined = segments.merge(result.segment_topics, on="segment_id")
+    # each planted story is one topic, for the fitted and the assigned segments alike
+    purity = joined[joined["topic"] != -1].groupby("story")["topic"].agg(lambda t: (t == t.mode().iloc[0]).mean())
+    assert (purity == 1.0).all(), purity
+    # the outlier rule keeps the least typical tenth of each topic's members' similarity out: some
+    # assigned segments are outliers, as in the fit, but most join their story's topic
+    assert 0 < result.info["outlier_share_assigned"] < 0.4, result.info["outlier_share_assigned"]
+    assert result.topics["size"].sum() == original.sum()  # sizes count every original, not the sample
+    copies = joined[joined["duplicate_of"] != ""]
+    topic_of = joined.set_index("segment_id")["topic"]
+    assert (copies["topic"].to_numpy() == topic_of[copies["duplicate_of"]].to_numpy()).all()
+
+
+def _add_shard(cache_dir: str, worker: int) -> None:
+    identity = {"name": "test-encoder", "dimension": 4}
+    keys = [f"{worker}-{i}" for i in range(20)]
+    EmbeddingCache(cache_dir).add(identity, keys, np.full((20, 4), worker, dtype=np.float32))
+
+
+def test_cache_shards_added_by_several_processes_at_once_are_all_kept(client, tmp_path: Path) -> None:
+    futures = [client.submit(_add_shard, str(tmp_path), worker, pure=False) for worker in range(12)]
+    client.gather(futures)
+    vectors = EmbeddingCache(tmp_path).lookup({"name": "test-encoder", "dimension": 4})
+    assert len(vectors) == 12 * 20
+    assert all(float(vectors[f"{w}-7"][0]) == w for w in range(12))
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_cache_in_an_fsspec_url(tmp_path: Path) -> None:
+    cache = EmbeddingCache("memory://analysis-test-cache")
+    identity = {"name": "test-encoder", "dimension": 4}
+    cache.add(identity, ["a", "b"], np.eye(2, 4, dtype=np.float32))
+    cache.add(identity, ["c"], np.ones((1, 4), dtype=np.float32))
+    vectors = EmbeddingCache("memory://analysis-test-cache").lookup(identity)
+    assert sorted(vectors) == ["a", "b", "c"] and float(vectors["c"].sum()) == 4.0
+
+
+def test_cluster_setting_is_checked_and_the_missing_extra_is_named(monkeypatch) -> None:
+    assert RunConfig().compute.cluster == ""  # the default: one process, no Dask
+    with pytest.raises(ConfigError, match="local:N"):
+        ComputeConfig(cluster="local:two")
+    with pytest.raises(ConfigError, match="fit_sample"):
+        RunConfig.from_dict({"compute": {"fit_sample": 0}})
+    real_import = builtins.__import__
+
+    def without_dask(name, *args, **kwargs):
+        if name.startswith(("distributed", "dask")):
+            raise ImportError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_dask)
+    with pytest.raises(ClusterError, match=r"\.\[scale\]"):
+        cluster_client(ComputeConfig(cluster="local:3"))
