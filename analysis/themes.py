@@ -169,7 +169,7 @@ class _Alternative:
 
 
 def _count_alternation(text: str, patterns: Sequence[_Alternative]) -> int:
-    """`len(findall)` of the ordered alternation of `patterns` (each `(?<!\w)(?:alt)(?!\w)`), from
+    """`len(findall)` of the ordered alternation of `patterns` (each a one-alternative `terms_pattern`), from
     one search per pattern: scanning left to right, the leftmost start wins, and at one start the
     first pattern in order (the alternation's choice); the scan resumes at the end of that match."""
     found = [pattern.search(text, 0) for pattern in patterns]
