@@ -131,7 +131,7 @@ class MatchingTexts:
         """
         alternatives = _alternatives(terms)
         present: dict[int, list[int]] = {}
-        allowed = None if rows is None else set(int(row) for row in rows)
+        allowed = None if rows is None else {int(row) for row in rows}
         for index, (key, _) in enumerate(alternatives.values()):
             for row in self.rows_containing(key):
                 if allowed is None or row in allowed:
