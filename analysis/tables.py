@@ -453,15 +453,18 @@ def _topic_word_hits(frame: pd.DataFrame, topics: pd.DataFrame) -> np.ndarray:
     _require(topics, ["topic", "words"], "the topics table")
     by_topic = topics.set_index("topic")
     scores = np.zeros(len(frame))
+    word_keys: dict[tuple[Any, Any], list[str]] = {}  # (topic, language) → its words, folded once
     for i, (topic, language, text) in enumerate(
         zip(frame["topic"], frame["language"], frame["text"], strict=True)
     ):
         if topic not in by_topic.index:
             continue
-        row = by_topic.loc[topic]
-        words = _as_words(row.get(f"words_{language}")) or _as_words(row["words"])
+        if (topic, language) not in word_keys:
+            row = by_topic.loc[topic]
+            words = _as_words(row.get(f"words_{language}")) or _as_words(row["words"])
+            word_keys[topic, language] = [f" {_match_key(w)} " for w in words]
         key = f" {_match_key(text)} "
-        scores[i] = sum(f" {_match_key(w)} " in key for w in words)
+        scores[i] = sum(word in key for word in word_keys[topic, language])
     return scores
 
 

@@ -9,9 +9,12 @@ that needs no model at all.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,9 +65,18 @@ def _term_pattern(term: str) -> str:
 def terms_pattern(terms: Sequence[str]) -> re.Pattern[str] | None:
     """One regex matching any of `terms` in `normalise_for_matching` text (Arabic clitics, French
     elisions, case folded); longest first so a phrase counts once, not per word. None for no terms."""
-    alternatives = sorted({_term_pattern(term) for term in terms if term.strip()}, key=len, reverse=True)
-    if not alternatives:
-        return None
+    alternatives = _alternatives(terms)
+    return _compiled(tuple(alternatives)) if alternatives else None
+
+
+def _alternatives(terms: Sequence[str]) -> dict[str, tuple[str, int | None]]:
+    """`terms_pattern`'s alternatives in its order (longest first, then as listed), each with its key."""
+    by_pattern = {_term_pattern(term): _term_key_and_lead(term) for term in terms if term.strip()}
+    return {pattern: by_pattern[pattern] for pattern in sorted(by_pattern, key=len, reverse=True)}
+
+
+@functools.lru_cache(maxsize=8192)
+def _compiled(alternatives: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
 
 
@@ -76,25 +88,168 @@ def theme_patterns(codebook: Codebook, *, generic: bool = False) -> dict[str, re
     }
 
 
+@dataclass(frozen=True)
+class MatchingTexts:
+    """Texts in `normalise_for_matching` form, also joined into one string (NUL between texts), so that
+    the texts holding a term are found by one C-speed `str.find` scan instead of a regex per text."""
+
+    normalised: list[str]
+    joined: str
+    starts: np.ndarray  # offset of each text in `joined`, plus one past the end
+    _rows: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> MatchingTexts:
+        normalised = [normalise_for_matching(text or "") for text in texts]
+        lengths = np.fromiter((len(text) + 1 for text in normalised), dtype=np.int64, count=len(normalised))
+        starts = np.concatenate([[0], np.cumsum(lengths)])
+        # a NUL inside a text becomes a space here: keys hold neither, so no key match is made or lost
+        joined = "".join(text.replace("\0", " ") + "\0" for text in normalised)
+        return cls(normalised=normalised, joined=joined, starts=starts)
+
+    def rows_containing(self, key: str) -> np.ndarray:
+        """Rows (ascending) whose normalised text contains the substring `key`."""
+        if key not in self._rows:
+            self._rows[key] = self._find(key)
+        return self._rows[key]
+
+    def _find(self, key: str) -> np.ndarray:
+        rows, position, find = [], 0, self.joined.find
+        while key and (position := find(key, position)) != -1:
+            row = int(np.searchsorted(self.starts, position, side="right")) - 1
+            rows.append(row)
+            position = int(self.starts[row + 1])  # the next text: one row is listed once
+        return np.asarray(rows, dtype=int)
+
+    def count_matches(self, terms: Sequence[str], rows: Sequence[int] | None = None) -> dict[int, int]:
+        """Matches of `terms_pattern(terms)` (`findall`) per row that has any, among `rows` (all rows).
+
+        Each text is searched with only the alternatives whose key it holds, in the pattern's order:
+        an alternative whose key is absent can never match there, so the matches are `findall`'s own
+        on the full pattern, at a fraction of its cost (Python's regex engine tries every alternative,
+        clitics and all, at every word start).
+        """
+        alternatives = _alternatives(terms)
+        present: dict[int, list[int]] = {}
+        allowed = None if rows is None else {int(row) for row in rows}
+        for index, (key, _) in enumerate(alternatives.values()):
+            for row in self.rows_containing(key):
+                if allowed is None or row in allowed:
+                    present.setdefault(int(row), []).append(index)
+        patterns = [_Alternative(_compiled((pattern,)), *key) for pattern, key in alternatives.items()]
+        counts = {}
+        for row, indices in present.items():
+            count = _count_alternation(self.normalised[row], [patterns[i] for i in sorted(set(indices))])
+            if count:
+                counts[row] = count
+        return counts
+
+
+@dataclass(frozen=True)
+class _Alternative:
+    """One alternative of a terms pattern, its key, and how far before the key a match may start
+    (None: unbounded, the key is not in the first word)."""
+
+    pattern: re.Pattern[str]
+    key: str
+    lead: int | None
+
+    def search(self, text: str, position: int) -> re.Match[str] | None:
+        """`pattern.search(text, position)`, trying only the starts just before each key."""
+        find, match = text.find, self.pattern.match
+        at = find(self.key, position)
+        if at == -1 or self.lead is None:
+            return None if at == -1 else self.pattern.search(text, position)
+        while at != -1:
+            for start in range(max(position, at - self.lead), at + 1):
+                if (found := match(text, start)) is not None:
+                    return found
+            at = find(self.key, at + 1)
+        return None
+
+
+def _count_alternation(text: str, patterns: Sequence[_Alternative]) -> int:
+    """`len(findall)` of the ordered alternation of `patterns` (each a one-alternative `terms_pattern`), from
+    one search per pattern: scanning left to right, the leftmost start wins, and at one start the
+    first pattern in order (the alternation's choice); the scan resumes at the end of that match."""
+    found = [pattern.search(text, 0) for pattern in patterns]
+    count = 0
+    while True:
+        best = None
+        for match in found:
+            if match is not None and (best is None or match.start() < best.start()):
+                best = match
+        if best is None:
+            return count
+        count += 1
+        position = best.end()
+        found = [
+            match if match is None or match.start() >= position else patterns[i].search(text, position)
+            for i, match in enumerate(found)
+        ]
+
+
+# Most characters a term's match holds before its key when the key is the term's first word:
+# a conjunction and a prefixed article or preposition (PROCLITICS: "وبال").
+_MAX_LEAD = 4
+
+
+def _term_key_and_lead(term: str) -> tuple[str, int | None]:
+    """A substring of every text span `terms_pattern([term])` matches (its longest word, without the
+    Arabic article: the pattern lets clitics and the article vary, never the stem), and at most how
+    many characters a match starts before it (None when the key is not the first word)."""
+    words = normalise_for_matching(term).split()
+    if not words:
+        return "", None
+    longest = max(range(len(words)), key=lambda i: len(words[i]))
+    return without_article(words[longest]), _MAX_LEAD if longest == 0 else None
+
+
+# One run computes the anchored hits of the same segments and codebook three times (theme mapping,
+# segment themes, codebook audit): the last texts' matching form and hits are kept, keyed by a digest.
+_LAST: dict[str, Any] = {}
+
+
+def _digest(texts: Sequence[str]) -> str:
+    digest = hashlib.sha1()
+    for text in texts:
+        digest.update((text or "").encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def matching_texts(texts: Sequence[str]) -> MatchingTexts:
+    """`MatchingTexts.of(texts)`, reused while the texts stay the same (digest of their content)."""
+    texts = list(texts)
+    digest = _digest(texts)
+    if _LAST.get("digest") != digest:
+        _LAST.clear()
+        _LAST.update(digest=digest, matched=MatchingTexts.of(texts), hits={})
+    return _LAST["matched"]
+
+
 def dictionary_hits(texts: Sequence[str], codebook: Codebook) -> tuple[np.ndarray, np.ndarray]:
     """Anchored term matches per text and theme (texts × themes) and the texts' word counts.
 
     A generic term counts only in a text that also matches a specific term of the same theme.
+    Each theme's regex runs only on the texts holding one of its terms' keys (`MatchingTexts`).
     """
-    specific = list(theme_patterns(codebook).values())
-    generic = list(theme_patterns(codebook, generic=True).values())
-    hits = np.zeros((len(texts), len(specific)), dtype=np.float64)
-    n_words = np.zeros(len(texts), dtype=np.float64)
-    for row, text in enumerate(texts):
-        normalised = normalise_for_matching(text or "")
-        n_words[row] = len(_WORD.findall(normalised))
-        if n_words[row] == 0:
-            continue
-        for column, (own, common) in enumerate(zip(specific, generic, strict=True)):
-            count = len(own.findall(normalised)) if own is not None else 0
-            if count and common is not None:
-                count += len(common.findall(normalised))
-            hits[row, column] = count
+    matched = matching_texts(texts)
+    key = hashlib.sha1(repr(codebook).encode("utf-8")).hexdigest()
+    if key not in _LAST["hits"]:
+        _LAST["hits"][key] = _dictionary_hits(matched, codebook)
+    hits, n_words = _LAST["hits"][key]
+    return hits.copy(), n_words.copy()
+
+
+def _dictionary_hits(matched: MatchingTexts, codebook: Codebook) -> tuple[np.ndarray, np.ndarray]:
+    normalised = matched.normalised
+    hits = np.zeros((len(normalised), len(codebook.themes)), dtype=np.float64)
+    n_words = np.fromiter((len(_WORD.findall(text)) for text in normalised), dtype=np.float64, count=len(normalised))
+    for column, theme in enumerate(codebook.themes):
+        own = {row: n for row, n in matched.count_matches(theme.specific_terms()).items() if n_words[row] > 0}
+        common = matched.count_matches(theme.generic_terms(), rows=list(own)) if theme.generic_terms() else {}
+        for row, count in own.items():
+            hits[row, column] = count + common.get(row, 0)
     return hits, n_words
 
 
@@ -251,7 +406,7 @@ def codebook_audit(
     general news corpus to see which terms drive a theme there for reasons unrelated to it.
     """
     texts = list(texts)
-    normalised = [normalise_for_matching(text or "") for text in texts]
+    matched = matching_texts(texts)
     anchored = dictionary_hits(texts, codebook)[0] > 0
     codes = np.asarray(list(languages) if languages is not None else [""] * len(texts), dtype=object)
     rows = []
@@ -261,7 +416,7 @@ def codebook_audit(
                 in_language = codes == {"darija": "ar"}.get(language, language)
                 denominator = int(in_language.sum()) if languages is not None else len(texts)
                 for term in terms:
-                    hit_rows = _term_hits(term, normalised)
+                    hit_rows = _term_hits(term, matched)
                     counted = len(hit_rows) if kind == "specific" else int(anchored[hit_rows, column].sum())
                     share = len(hit_rows) / max(denominator, 1)
                     flag = "generic?" if kind == "specific" and share > generic_share else ""
@@ -284,17 +439,9 @@ def codebook_audit(
     return table
 
 
-def _term_hits(term: str, normalised: Sequence[str]) -> np.ndarray:
-    """Rows of `normalised` texts that match `term`; a substring test on its longest word first
-    (fast, C speed) leaves the regex only the candidates."""
-    pattern = terms_pattern([term])
-    words = normalise_for_matching(term).split()
-    if pattern is None or not words:
-        return np.zeros(0, dtype=int)
-    key = without_article(max(words, key=len))
-    return np.array(
-        [row for row, text in enumerate(normalised) if key in text and pattern.search(text)], dtype=int
-    )
+def _term_hits(term: str, matched: MatchingTexts) -> np.ndarray:
+    """Rows of `matched` texts that match `term` (`MatchingTexts.count_matches`)."""
+    return np.array(sorted(matched.count_matches([term])), dtype=int)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -389,3 +389,62 @@ def test_segment_evidence_reuses_the_runs_embeddings(sample_corpus, codebook, ti
     assert len(labels) == len(texts) and set(labels["seg_theme"]) - {OTHER}  # some segments carry themes
     with pytest.raises(ValueError, match="pass the run's own embeddings or none"):
         segment_theme_evidence(texts, codebook, encoder=tiny_encoder, embeddings=sample_embeddings[:, :3])
+
+
+# --- the fast matcher gives findall's own counts ------------------------------------------------------
+
+
+def _findall_counts(texts, terms):
+    """The reference: the full alternation's findall on every text, as the matcher did before."""
+    from analysis.themes import terms_pattern
+
+    pattern = terms_pattern(terms)
+    return {
+        row: n
+        for row, text in enumerate(texts)
+        if (n := len(pattern.findall(normalise_for_matching(text))))
+    }
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [
+        ["ذكاء اصطناعي", "الذكاء", "اصطناعي", "ai", "ai act", "intelligence artificielle", "act"],
+        ["شراكة", "الشراكة الاستراتيجية", "استراتيجية", "data center", "centre de données", "center"],
+        ["المغرب", "مغرب رقمي", "رقمي", "digital morocco", "morocco", "maroc numérique", "sud-sud"],
+    ],
+)
+def test_matching_texts_count_what_the_full_alternation_finds(terms) -> None:
+    """Clitics, the article, phrases overlapping their own words, a key in the second word, repeats,
+    a word inside a longer word, a NUL in a text: the per-key search counts as findall does."""
+    from analysis.themes import MatchingTexts
+
+    texts = [
+        "والذكاء الاصطناعي وبالذكاء الاصطناعي، الذكاء  اصطناعي ذكاء اصطناعي",
+        "The AI Act and the ai act; AIACT is not; an act of AI.",
+        "L'intelligence artificielle, intelligence\nartificielle et les data centers du data center.",
+        "للشراكة الاستراتيجية والشراكة، شراكات استراتيجية",
+        "Le Maroc numérique: digital Morocco, Moroccan, المغرب الرقمي ومغرب رقمي، بالمغرب",
+        "sud-sud, Sud Sud, sud/sud, sudsud",
+        "centre de données\x00center",
+        "",
+        "nothing here at all",
+    ]
+    matched = MatchingTexts.of(texts)
+    expected = _findall_counts(texts, terms)
+    assert sum(expected.values()) >= 6  # the cases are real: several terms match
+    assert matched.count_matches(terms) == expected
+    for term in terms:
+        assert matched.count_matches([term]) == _findall_counts(texts, [term]), term
+
+
+def test_dictionary_hits_are_cached_by_content_and_returned_as_copies(codebook) -> None:
+    from analysis.themes import dictionary_hits
+
+    texts = ["Citizens now use the e-government portal.", "The citizens cheered the football team."]
+    first, _ = dictionary_hits(texts, codebook)
+    first[:] = -1  # a caller writing into its result must not change the next caller's
+    again, _ = dictionary_hits(list(texts), codebook)
+    assert (again >= 0).all() and again.sum() > 0
+    other, _ = dictionary_hits([texts[1], texts[0]], codebook)  # new content: not the cached hits
+    assert other[1].tolist() == again[0].tolist() and other[0].tolist() == again[1].tolist()
