@@ -11,16 +11,17 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from analysis.tables import _require
+from analysis.schema import is_original, require_columns
+from analysis.tables import SEGMENTS_FIX
 
 
 def theme_examples(segments: pd.DataFrame, *, n: int = 2, include_duplicates: bool = False) -> pd.DataFrame:
     """The `n` segments most typical of each segment theme in each source (highest `seg_theme_score`),
     with what a reader needs to go back to the article: title, date, source, URL, document id."""
-    _require(segments, ["seg_theme", "seg_theme_score", "source", "doc_id", "text"], "theme_examples")
+    require_columns(segments, ["seg_theme", "seg_theme_score", "source", "doc_id", "text"], what="theme_examples", fix=SEGMENTS_FIX)
     frame = segments[segments["seg_theme"] != "other"]
-    if not include_duplicates and "duplicate_of" in frame:
-        frame = frame[frame["duplicate_of"].fillna("") == ""]
+    if not include_duplicates:
+        frame = frame[is_original(frame)]
     frame = frame.sort_values(["seg_theme", "source", "seg_theme_score", "segment_id"],
                               ascending=[True, True, False, True])  # fmt: skip
     frame = frame.assign(rank=frame.groupby(["seg_theme", "source"]).cumcount() + 1)
@@ -34,7 +35,7 @@ def drilldown(segments: pd.DataFrame, by: Sequence[str], *, n_documents: int = 3
     """One row per combination of `by` (e.g. topic and source, or source and theme): segments,
     documents, first and last date, and its `n_documents` largest documents as
     "doc_id · date · title · url", so that every cell of a chart leads back to articles."""
-    _require(segments, ["doc_id", "date", *by], "drilldown")
+    require_columns(segments, ["doc_id", "date", *by], what="drilldown", fix=SEGMENTS_FIX)
     rows = []
     extra = [c for c in ("topic_label", "theme") if c in segments and "topic" in by and c not in by]
     for key, part in segments.groupby(list(by), sort=True):

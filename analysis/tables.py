@@ -22,7 +22,10 @@ import pandas as pd
 
 from analysis.config import TableConfig
 from analysis.export import to_csv, to_markdown  # noqa: F401  (moved to export; kept here for notebooks)
+from analysis.schema import is_original, require_columns
 from analysis.text import normalise_for_words
+
+SEGMENTS_FIX = "Topic columns come from `python -m analysis topics` (segments.parquet of a run folder)."
 
 Unit = Literal["theme", "topic"]
 Grouping = Literal["source", "language", "period"] | str
@@ -192,7 +195,7 @@ def representative_segments(
     highest `theme_score`. Outliers (topic -1) have no typical segment; duplicates are left out by
     default so that one syndicated story is not quoted three times.
     """
-    _require(segments, ["segment_id", "doc_id", "topic", "language", "text"], "representative_segments")
+    require_columns(segments, ["segment_id", "doc_id", "topic", "language", "text"], what="representative_segments", fix=SEGMENTS_FIX)
     if n < 1:
         raise ValueError(f"representative_segments: n must be at least 1, got {n}")
     frame = segments.reset_index(drop=True)
@@ -207,12 +210,12 @@ def representative_segments(
     elif topics is not None:
         scores, method = _topic_word_hits(frame, topics), "topic words"
     else:
-        _require(frame, ["theme_score"], "representative_segments without topics or embeddings")
+        require_columns(frame, ["theme_score"], what="representative_segments without topics or embeddings", fix=SEGMENTS_FIX)
         scores, method = frame["theme_score"].to_numpy(dtype=float), "theme score"
     frame = frame.assign(score=scores, method=method)
     keep = frame["topic"] != -1
-    if not include_duplicates and "duplicate_of" in frame:
-        keep &= frame["duplicate_of"].fillna("") == ""
+    if not include_duplicates:
+        keep &= is_original(frame)
     frame = frame[keep].sort_values(
         ["topic", "language", "score", "segment_id"], ascending=[True, True, False, True]
     )
@@ -238,8 +241,8 @@ def topic_word_shares(
     from `words_<language>` when the topics table has it, else from `words`. Largest topics first.
     Columns: [topic, topic_label, language, word, rank, segment_share, n_segments].
     """
-    _require(segments, ["topic", "language", "text"], "topic_word_shares")
-    _require(topics, ["topic", "words"], "the topics table")
+    require_columns(segments, ["topic", "language", "text"], what="topic_word_shares", fix=SEGMENTS_FIX)
+    require_columns(topics, ["topic", "words"], what="the topics table", fix=SEGMENTS_FIX)
     languages = list(languages) if languages is not None else sorted(segments["language"].unique())
     order = topics[topics["topic"] != -1]
     order = order.sort_values("size", ascending=False) if "size" in order else order
@@ -270,7 +273,7 @@ def topic_similarity(segments: pd.DataFrame, embeddings: np.ndarray, *, max_topi
     """
     from scipy.cluster.hierarchy import leaves_list, linkage
 
-    _require(segments, ["topic"], "topic_similarity")
+    require_columns(segments, ["topic"], what="topic_similarity", fix=SEGMENTS_FIX)
     embeddings = np.asarray(embeddings, dtype=float)
     if len(embeddings) != len(segments):
         raise ValueError(
@@ -302,7 +305,7 @@ def corpus_counts(segments: pd.DataFrame, config: TableConfig) -> pd.DataFrame:
     The corpus overview figure draws it; counting documents (not segments) shows what was collected.
     """
     config = resolve_period(segments, config)
-    _require(segments, ["doc_id", "source", "date", "language"], "corpus_counts")
+    require_columns(segments, ["doc_id", "source", "date", "language"], what="corpus_counts", fix=SEGMENTS_FIX)
     language = "doc_language" if "doc_language" in segments else "language"
     frame = segments[["doc_id", "source", "date", language]].rename(columns={language: "language"})
     freq = _PERIOD_FREQ[config.period]
@@ -334,11 +337,11 @@ def _prepare(
         raise ValueError(f"config.period = {config.period!r} is not one of {', '.join(_PERIOD_FREQ)}")
     needed = ["doc_id", unit, "date" if by == "period" else by]
     needed += [] if include_duplicates else ["duplicate_of"]
-    _require(segments, needed, f"share table by {by!r}")
+    require_columns(segments, needed, what=f"share table by {by!r}", fix=SEGMENTS_FIX)
     frame = segments
     note: dict[str, Any] = {"include_duplicates": include_duplicates}
     if "duplicate_of" in frame:
-        is_duplicate = frame["duplicate_of"].fillna("").astype(str) != ""
+        is_duplicate = ~is_original(frame)
         note["n_duplicates"] = int(is_duplicate.sum())
         if not include_duplicates:
             frame = frame[~is_duplicate]
@@ -450,7 +453,7 @@ def _centroid_similarity(frame: pd.DataFrame, embeddings: np.ndarray) -> np.ndar
 
 def _topic_word_hits(frame: pd.DataFrame, topics: pd.DataFrame) -> np.ndarray:
     """How many of its topic's words (in its language, else the pooled list) each segment contains."""
-    _require(topics, ["topic", "words"], "the topics table")
+    require_columns(topics, ["topic", "words"], what="the topics table", fix=SEGMENTS_FIX)
     by_topic = topics.set_index("topic")
     scores = np.zeros(len(frame))
     word_keys: dict[tuple[Any, Any], list[str]] = {}  # (topic, language) → its words, folded once
@@ -491,15 +494,6 @@ def _as_words(value: Any) -> list[str]:
     if isinstance(value, Sequence | np.ndarray):
         return [str(w[0] if isinstance(w, tuple | list) else w) for w in value]
     return []
-
-
-def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KeyError(
-            f"{what}: the segment table lacks column(s) {missing}; it has {list(frame.columns)}. "
-            "Topic columns come from `python -m analysis topics` (segments.parquet of a run folder)."
-        )
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

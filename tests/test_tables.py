@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from analysis.config import TableConfig
+from analysis.schema import MissingColumnsError
 from analysis.tables import (
     corpus_counts,
     representative_segments,
@@ -213,7 +214,7 @@ def test_trends_with_one_period_say_why_instead_of_inventing_a_slope(segments):
 
 
 def test_bad_input_names_the_missing_column(segments):
-    with pytest.raises(KeyError, match=r"lacks column\(s\) \['theme'\]"):
+    with pytest.raises(MissingColumnsError, match=r"missing column\(s\) \['theme'\]"):
         share_table(segments.drop(columns="theme"), by="source", config=CONFIG)
     with pytest.raises(KeyError, match="outlet"):
         share_table(segments, by="outlet", config=CONFIG)

@@ -23,6 +23,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from analysis.schema import require_columns
+from analysis.text.arabic import ARABIC_SCRIPT_CHAR
+
 PAGE_WIDTH = 6.5  # inches: a report page's text width; figures are drawn at 100 % of it
 MAX_HEIGHT = 9.0  # inches: a page's text height
 FONT = "DejaVu Sans"
@@ -235,7 +238,6 @@ def slope_text(trend: pd.Series) -> str:
     )
 
 
-_ARABIC_LETTER = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _LRM = "\u200e"
 
@@ -248,7 +250,7 @@ def _wrap(text: str, width: int, max_lines: int = 2) -> str:
     at the start of each line pins the direction of the label as a whole.
     """
     lines = textwrap.wrap(str(text), width, max_lines=max_lines, placeholder="…") or [str(text)]
-    latin, arabic = _LATIN_LETTER.search(str(text)), _ARABIC_LETTER.search(str(text))
+    latin, arabic = _LATIN_LETTER.search(str(text)), ARABIC_SCRIPT_CHAR.search(str(text))
     if latin and arabic and latin.start() < arabic.start():
         lines = [_LRM + line for line in lines]
     return "\n".join(lines)
@@ -267,6 +269,5 @@ def with_alpha(hex_color: str, alpha: float) -> str:
 
 
 def require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KeyError(f"{what}: the table lacks column(s) {missing}; it has {list(frame.columns)}")
+    """The one required-columns check (`schema.require_columns`), for a figure's table."""
+    require_columns(frame, columns, what=what)
