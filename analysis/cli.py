@@ -292,10 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         from analysis import pipeline
 
         if args.command == "evaluate":
-            pipeline.run_evaluate(args.run_dir, label_column=args.labels, seeds=args.seeds)
-            # read back the file: it holds null where a metric is undefined, which json.dumps cannot write
-            results = json.loads((args.run_dir / "evaluation.json").read_text(encoding="utf-8"))
-            results.pop("npmi_per_topic", None)  # per-topic values stay in the file
+            evaluation = pipeline.run_evaluate(args.run_dir, label_column=args.labels, seeds=args.seeds)
+            results = {k: v for k, v in evaluation.items() if k != "npmi_per_topic"}  # per topic: in the file
             print(json.dumps(results, indent=2, ensure_ascii=False))
             print(f"\nwritten: {args.run_dir / 'evaluation.json'}")
             return 0

@@ -288,7 +288,7 @@ def run_topics(
     from analysis.corpus import require_segments
     from analysis.encoders import embed_segments, load_encoder
     from analysis.themes import load_codebook
-    from analysis.topics import fit_topics, load_topic_model, save_topic_model
+    from analysis.topics import fit_topics, load_topic_model, save_topic_model, write_topics_csv
 
     run_dir = Path(run_dir)
     source_path = resolve_source(source)
@@ -334,7 +334,7 @@ def run_topics(
     with manifest.stage("segment_themes"):
         segments = add_segment_themes(segments, codebook, encoder=encoder, embeddings=embeddings)
     segments.to_parquet(run_dir / "segments.parquet", index=False)
-    topic_result.topics.to_csv(run_dir / "topics.csv", index=False)
+    write_topics_csv(topic_result.topics, run_dir / "topics.csv")
     np.save(run_dir / "embeddings.npy", embeddings.astype(np.float32))
     manifest.data["topics"] = {
         "n_topics": int((topic_result.topics["topic"] >= 0).sum()),
@@ -396,7 +396,9 @@ def run_all(
     with manifest.stage("figures"):
         result.figures = build_figures(result, config)
     with manifest.stage("evaluate"):
-        manifest.data["evaluation"] = evaluate_run(run_dir)
+        manifest.data["evaluation"] = evaluate_run(
+            run_dir, segments=result.segments, topics=result.topic_result.topics
+        )
     manifest.data["outputs"].update({"tables": "tables/", "figures": "figures/", "report": "report.html"})
     manifest.write()
     with manifest.stage("report"):
@@ -468,7 +470,7 @@ def run_evaluate(run_dir: str | Path, *, label_column: str | None = None, seeds:
     if manifest_path.is_file():
         manifest = Manifest(run_dir=run_dir, data=json.loads(manifest_path.read_text(encoding="utf-8")))
         manifest.costs = [StageCost(**stage) for stage in manifest.data.get("stages", [])]
-        manifest.data["evaluation"] = json.loads((run_dir / "evaluation.json").read_text(encoding="utf-8"))
+        manifest.data["evaluation"] = evaluation
         manifest.write()
         if (run_dir / "report.html").is_file():
             tables = {
@@ -602,7 +604,7 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
     SHA-256 and every change.
     """
     from analysis.curate import apply_curation, load_curation
-    from analysis.topics import SEGMENT_TOPIC_COLUMNS
+    from analysis.topics import SEGMENT_TOPIC_COLUMNS, write_topics_csv
 
     result = load_run(run_dir)
     if result.topic_result is None:
@@ -618,7 +620,7 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
     manifest = result.manifest
     with manifest.stage("curate"):
         segments.to_parquet(result.run_dir / "segments.parquet", index=False)
-        topics.to_csv(result.run_dir / "topics.csv", index=False)
+        write_topics_csv(topics, result.run_dir / "topics.csv")
         # rewritten on purpose: their new digests are the run's own (see analysis.run_folder.check_run)
         for name in ("segments.parquet", "topics.csv"):
             manifest.data.setdefault("files", {}).update(file_digests(result.run_dir, name))
