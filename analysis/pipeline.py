@@ -340,6 +340,7 @@ def run_topics(
         "n_topics": int((topic_result.topics["topic"] >= 0).sum()),
         "outlier_share": float((segments["topic"] == -1).mean()) if len(segments) else 0.0,
         **{k: v for k, v in topic_result.info.items() if isinstance(v, (str, int, float, bool))},
+        "step_seconds": topic_result.info.get("step_seconds", {}),  # where the topics stage spent its time
     }
     manifest.data["outputs"].update(
         {"topics": "topics.csv", "model": "model/", "embeddings": "embeddings.npy"}

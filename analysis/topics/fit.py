@@ -7,9 +7,11 @@ labels) → themes → segment table → info. Duplicates get their original's t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,21 +90,38 @@ def fit_topics(
     are fitted; duplicates receive their original's topic. `languages` decides the `words_<lang>`
     columns (one per language, an empty list where a topic has no segment in that language).
     """
-    state = _prepare(segments, embeddings, config, codebook, encoder)
-    _cluster_embeddings(state, config)
-    _fit_model(state, config, codebook, encoder)
-    _handle_outliers(state, config)
-    topics = topic_table(state.model, state.texts, state.assigned, state.languages, languages, config)
-    # Dictionary scores once per segment: the topic→theme mapping and `dict_theme` both use them.
-    scores = dictionary_scores(segments["text"].fillna("").astype(str).tolist(), codebook)
-    topics = _add_themes(topics, state.model, state.texts, state.assigned, state.embeddings, codebook,
-                         encoder, config, fitted_scores=scores.to_numpy()[state.original],
-                         encoder_dimension=state.encoder_dimension)  # fmt: skip
-    segment_topics = _segment_table(segments, state.original, state.assigned, topics, scores)
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "prepare"):
+        state = _prepare(segments, embeddings, config, codebook, encoder)
+        _cluster_embeddings(state, config)
+    with _timed(seconds, "bertopic_fit"):
+        _fit_model(state, config, codebook, encoder)
+    with _timed(seconds, "outliers"):
+        _handle_outliers(state, config)
+    with _timed(seconds, "topic_table"):
+        topics = topic_table(state.model, state.texts, state.assigned, state.languages, languages, config)
+    with _timed(seconds, "themes"):
+        # Dictionary scores once per segment: the topic→theme mapping and `dict_theme` both use them.
+        scores = dictionary_scores(segments["text"].fillna("").astype(str).tolist(), codebook)
+        topics = _add_themes(topics, state.model, state.texts, state.assigned, state.embeddings, codebook,
+                             encoder, config, fitted_scores=scores.to_numpy()[state.original],
+                             encoder_dimension=state.encoder_dimension)  # fmt: skip
+        segment_topics = _segment_table(segments, state.original, state.assigned, topics, scores)
     info = _fit_info(state, segments, topics, config, codebook, encoder, languages)
+    info["step_seconds"] = {step: round(value, 2) for step, value in seconds.items()}
     return TopicResult(
         model=state.model, topics=topics, segment_topics=segment_topics, info=info, codebook=codebook
     )
+
+
+@contextlib.contextmanager
+def _timed(seconds: dict[str, float], step: str) -> Iterator[None]:
+    """Wall time of one step into `seconds` (recorded in info: where a slow fit spends its time)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[step] = seconds.get(step, 0.0) + time.perf_counter() - started
 
 
 def _prepare(
