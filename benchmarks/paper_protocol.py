@@ -200,9 +200,9 @@ def plain_bertopic(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tupl
 # what its topics lose against plain BERTopic's on an English benchmark.
 PACKAGE_VARIANTS: dict[str, dict] = {
     "package (distinctive words)": {},
+    "package - cap - absorption": {"max_topic_share": None, "absorb_outliers_quantile": None},
     "package - topic-size cap": {"max_topic_share": None},
     "package - outlier absorption": {"absorb_outliers_quantile": None},
-    "package - cap - absorption": {"max_topic_share": None, "absorb_outliers_quantile": None},
 }
 
 
@@ -353,7 +353,7 @@ def run(
                             flush=True,
                         )
                 print(f"  ({time.perf_counter() - started:.0f} s)", flush=True)
-        done(rows)  # results so far are kept even if a later dataset is interrupted
+                done(rows)  # results so far are kept even if a later fit is interrupted
     return rows
 
 
