@@ -19,6 +19,7 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import CountVectorizer
 from umap import UMAP
 
+from analysis import numba_cache
 from analysis.config import TopicConfig
 from analysis.encoders.base import Encoder
 from analysis.themes import Codebook
@@ -106,6 +107,7 @@ def build_topic_model(
     MMR representations also need it; without one, topic words are plain c-TF-IDF.
     """
     scale = scale_parameters(n_segments, config)
+    numba_cache.enable()  # UMAP's numba functions compile once per machine, not once per run
     if config.mode != "unsupervised" and embedding_model is None:
         raise ValueError(
             f"[topics] mode = {config.mode!r} embeds the codebook's themes and needs an encoder; "
