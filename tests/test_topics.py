@@ -7,6 +7,7 @@ model; the texts carry each story's words in two languages, so the topic words c
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -674,3 +675,17 @@ def test_loading_a_model_saved_with_topics_csv_still_gives_word_lists(fitted, tm
     write_topics_csv(fitted.topics, folder / "topics.csv")
     loaded = load_topic_model(folder)
     assert loaded.topics["words"].tolist() == fitted.topics["words"].tolist()
+
+
+def test_umap_numba_functions_are_cached_on_disk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import umap.umap_
+    from numba.core.caching import NullCache
+
+    from analysis import numba_cache
+
+    assert numba_cache.enable() > 0  # functions switched (counted once per process)
+    assert not isinstance(umap.umap_.smooth_knn_dist._cache, NullCache)  # UMAP marks it uncached
+    assert os.environ["NUMBA_CACHE_DIR"]  # set by `import analysis` unless the user set one
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    numba_cache.set_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path)  # the user's choice wins
