@@ -411,11 +411,13 @@ def run_all(
 def write_tables(tables: dict[str, pd.DataFrame], run_dir: Path) -> None:
     """RUN_DIR/tables/<name>.csv for every table (lists joined with "; ")."""
     from analysis.tables import to_csv
+    from analysis.topics.files import write_topics_csv
 
     tables_dir = run_dir / "tables"
     tables_dir.mkdir(exist_ok=True)
     for name, table in tables.items():
-        to_csv(table, tables_dir / f"{name}.csv")
+        # the topic table keeps topics.csv's format (words joined by ", ")
+        (write_topics_csv if name == "topics" else to_csv)(table, tables_dir / f"{name}.csv")
 
 
 def findings_summary(tables: dict[str, pd.DataFrame], config: RunConfig) -> dict[str, Any]:
