@@ -11,7 +11,9 @@ so the numbers compare with published ones:
 - Cross-lingual matches is CTM's "Matches": the share of same-story document pairs in different
   languages whose (majority) topics are the same.
 
-`evaluate_run` reads a run folder (`segments.parquet`, `topics.csv`) and writes `evaluation.json`.
+`evaluate_topics` computes the numbers as one dict; `evaluate_run` reads a run folder
+(`segments.parquet`, `topics.csv`) unless given its tables, and writes that dict to
+`evaluation.json` once, as valid JSON (NaN as null).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from analysis.topics.files import as_word_list, read_topics_csv
 
 UnknownWords = Literal["drop", "error", "first_word"]
 Analyzer = Callable[[str], list[str]]
@@ -263,25 +267,60 @@ def cross_lingual_matches(
 def evaluate_run(
     run_dir: str | Path,
     *,
+    segments: pd.DataFrame | None = None,
+    topics: pd.DataFrame | None = None,
     label_column: str | None = None,
     seeds: int = 0,
     analyzer: Analyzer | None = None,
     story_column: str = "story",
     top_n: int = 10,
 ) -> dict[str, Any]:
-    """Evaluate a run folder's topics and write `evaluation.json` beside them.
+    """Evaluate a run folder's topics, write `evaluation.json` once, and return what it holds.
 
-    NPMI counts co-occurrences in the fitted segments' text, tokenised by the package's own
-    topic-word analyzer (so topic words and corpus tokens are the same units); topic bigrams have
-    no single-token counterpart and are dropped from NPMI, and their number is reported.
+    `segments` and `topics` are the run's tables when the caller has them in memory (the pipeline);
+    otherwise they are read from `segments.parquet` and `topics.csv`. The returned dict is the
+    file's content: JSON-ready, undefined metrics as None (null), so a manifest can store it as is.
     `seeds` > 0 refits the topic model that many times with other seeds on the run's embeddings.
     """
     run_dir = Path(run_dir)
-    segments = _read_segments(run_dir)
-    topic_table = _read_topics(run_dir)
+    where = str(run_dir / "segments.parquet")
+    segments = _read_segments(run_dir) if segments is None else segments
+    _require_columns(segments, ["doc_id", "text", "topic"], where=where)
+    topic_table = _topic_ids(_read_topics(run_dir) if topics is None else topics, run_dir / "topics.csv")
+    result = evaluate_topics(
+        segments, topic_table, label_column=label_column, analyzer=analyzer, story_column=story_column,
+        top_n=top_n, where=where,
+    )  # fmt: skip
+    if seeds > 0:
+        result["seed_stability"] = _refit_stability(run_dir, segments, seeds)
+    result = _without_nan(json.loads(json.dumps(result, default=_jsonable)))
+    (run_dir / "evaluation.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    return result
+
+
+def evaluate_topics(
+    segments: pd.DataFrame,
+    topic_table: pd.DataFrame,
+    *,
+    label_column: str | None = None,
+    analyzer: Analyzer | None = None,
+    story_column: str = "story",
+    top_n: int = 10,
+    where: str = "segments",
+) -> dict[str, Any]:
+    """Coherence, diversity, outliers, and (when the columns exist) external validity and
+    cross-lingual matches of one topic model, as one dict (NaN where a metric is undefined).
+
+    `topic_table` has `topic_id` and `words` (a list per topic) and may have `words_<lang>`.
+    NPMI counts co-occurrences in the fitted segments' text, tokenised by the package's own
+    topic-word analyzer (so topic words and corpus tokens are the same units); topic bigrams have
+    no single-token counterpart and are dropped from NPMI, and their number is reported.
+    """
     fitted = segments[segments["duplicate_of"].fillna("") == ""] if "duplicate_of" in segments else segments
     topic_words = [
-        [w.strip() for w in str(words).split(",") if w.strip()]
+        as_word_list(words)
         for topic_id, words in zip(topic_table["topic_id"], topic_table["words"], strict=True)
         if topic_id != OUTLIER
     ]
@@ -321,7 +360,7 @@ def evaluate_run(
                 "label column 'topic' is the model's own topic column; rename the reference-label "
                 "column in the corpus mapping (e.g. to 'label') and pass that name"
             )
-        _require_columns(fitted, [label_column], where=str(run_dir / "segments.parquet"))
+        _require_columns(fitted, [label_column], where=where)
         result["external_validity"] = {
             "label_column": label_column,
             **external_validity(fitted["topic"], fitted[label_column]),
@@ -332,13 +371,6 @@ def evaluate_run(
             "story_column": story_column,
             **cross_lingual_matches(segments, story_column, language_column=language),
         }
-    if seeds > 0:
-        result["seed_stability"] = _refit_stability(run_dir, segments, seeds)
-
-    (run_dir / "evaluation.json").write_text(
-        json.dumps(_without_nan(result), indent=2, ensure_ascii=False, default=_jsonable) + "\n",
-        encoding="utf-8",
-    )
     return result
 
 
@@ -358,7 +390,7 @@ def _npmi_per_language(
         texts = fitted.loc[fitted["language"] == language, "text"].astype(str)
         tokenized = [tokenize(text) for text in texts]
         words = [
-            [" ".join(tokenize(w.strip())) for w in str(cell).split(",") if w.strip()][:top_n]
+            [" ".join(tokenize(w)) for w in as_word_list(cell)][:top_n]
             for topic_id, cell in zip(topic_table["topic_id"], topic_table[column], strict=True)
             if topic_id != OUTLIER
         ]
@@ -369,12 +401,12 @@ def _npmi_per_language(
 
 
 def _without_nan(value: Any) -> Any:
-    """NaN is not JSON: write null instead (a topic NPMI could not score)."""
+    """NaN (and infinity) is not JSON: null instead (a topic NPMI could not score)."""
     if isinstance(value, dict):
         return {k: _without_nan(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_without_nan(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
@@ -383,16 +415,18 @@ def _read_segments(run_dir: Path) -> pd.DataFrame:
     path = run_dir / "segments.parquet"
     if not path.is_file():
         raise EvaluationError(f"{path} not found: evaluate a run folder written by `topics` or `run`")
-    segments = pd.read_parquet(path)
-    _require_columns(segments, ["doc_id", "text", "topic"], where=str(path))
-    return segments
+    return pd.read_parquet(path)
 
 
 def _read_topics(run_dir: Path) -> pd.DataFrame:
     path = run_dir / "topics.csv"
     if not path.is_file():
         raise EvaluationError(f"{path} not found: evaluate a run folder written by `topics` or `run`")
-    table = pd.read_csv(path, keep_default_na=False)
+    return read_topics_csv(path)
+
+
+def _topic_ids(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The topic table with its id column named `topic_id`, checked."""
     id_column = next((c for c in ("topic", "id", "topic_id", "Topic") if c in table.columns), None)
     if id_column is None or "words" not in table.columns:
         raise EvaluationError(

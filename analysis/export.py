@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.jsonio import write_json
+from analysis.topics.files import write_topics_csv
+
 NOTES_FILE = "notes.json"
 WORKBOOK_FILE = "tables.xlsx"
 MARKDOWN_FILE = "main_tables.md"
@@ -50,10 +53,12 @@ def write_tables(
     """
     tables_dir = Path(tables_dir)
     tables_dir.mkdir(parents=True, exist_ok=True)
-    paths = [to_csv(table, tables_dir / f"{name}.csv") for name, table in tables.items()]
+    # the topic table keeps topics.csv's format (words joined by ", "), through that file's one writer
+    paths = [(write_topics_csv if name == "topics" else to_csv)(table, tables_dir / f"{name}.csv")
+             for name, table in tables.items()]
     notes = {name: jsonable(dict(table.attrs)) for name, table in tables.items()}
     notes_path = tables_dir / NOTES_FILE
-    notes_path.write_text(json.dumps(notes, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+    write_json(notes_path, notes)
     main = main_tables(tables, theme_labels=theme_labels)
     paths += [notes_path, write_workbook(tables, tables_dir / WORKBOOK_FILE, main=main)]
     (tables_dir / MARKDOWN_FILE).write_text(markdown_document(main), encoding="utf-8")

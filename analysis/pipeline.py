@@ -162,7 +162,7 @@ def run_topics(source: Path, run_dir: Path, config: RunConfig, *, progress: bool
     from analysis.corpus import require_segments
     from analysis.encoders import embed_segments, load_encoder
     from analysis.themes import add_segment_themes, load_codebook
-    from analysis.topics import fit_topics, load_topic_model, save_topic_model
+    from analysis.topics import fit_topics, load_topic_model, save_topic_model, write_topics_csv
 
     result = run_corpus(source, run_dir, config, progress=progress, manifest=manifest)
     if manifest.reusable("topics"):
@@ -213,12 +213,13 @@ def run_topics(source: Path, run_dir: Path, config: RunConfig, *, progress: bool
     with manifest.stage("segment_themes"):
         segments = add_segment_themes(segments, codebook, encoder=encoder, embeddings=embeddings)
     segments.to_parquet(run_dir / "segments.parquet", index=False)
-    topic_result.topics.to_csv(run_dir / "topics.csv", index=False)
+    write_topics_csv(topic_result.topics, run_dir / "topics.csv")
     np.save(run_dir / "embeddings.npy", embeddings.astype(np.float32))
     manifest.data["topics"] = {
         "n_topics": int((topic_result.topics["topic"] >= 0).sum()),
         "outlier_share": float((segments["topic"] == -1).mean()) if len(segments) else 0.0,
         **{k: v for k, v in topic_result.info.items() if isinstance(v, (str, int, float, bool))},
+        "step_seconds": topic_result.info.get("step_seconds", {}),  # where the topics stage spent its time
     }
     manifest.data["outputs"].update(
         {"topics": "topics.csv", "model": "model/", "embeddings": "embeddings.npy"}
@@ -247,7 +248,9 @@ def run_all(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, m
     with manifest.stage("figures"):
         result.figures = build_figures(result, config)
     with manifest.stage("evaluate"):
-        manifest.data["evaluation"] = evaluate_run(run_dir)
+        manifest.data["evaluation"] = evaluate_run(
+            run_dir, segments=result.segments, topics=result.topic_result.topics
+        )
     manifest.data["outputs"].update({"tables": "tables/", "figures": "figures/", "report": "report.html"})
     manifest.write()
     with manifest.stage("report"):
@@ -493,7 +496,7 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
     SHA-256 and every change.
     """
     from analysis.curate import apply_curation, load_curation
-    from analysis.topics import SEGMENT_TOPIC_COLUMNS
+    from analysis.topics import SEGMENT_TOPIC_COLUMNS, write_topics_csv
 
     result = load_run(run_dir)
     if result.topic_result is None:
@@ -509,7 +512,7 @@ def run_curate(run_dir: str | Path, curation_file: str | Path) -> RunResult:
     manifest = result.manifest
     with manifest.stage("curate"):
         segments.to_parquet(result.run_dir / "segments.parquet", index=False)
-        topics.to_csv(result.run_dir / "topics.csv", index=False)
+        write_topics_csv(topics, result.run_dir / "topics.csv")
         # rewritten on purpose: their new digests are the run's own (see analysis.run_folder.check_run)
         for name in ("segments.parquet", "topics.csv"):
             manifest.data.setdefault("files", {}).update(file_digests(result.run_dir, name))

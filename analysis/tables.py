@@ -10,7 +10,6 @@ twenty pieces of evidence.
 
 from __future__ import annotations
 
-import ast
 import re
 import zlib
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from analysis.config import TableConfig
 from analysis.export import to_csv, to_markdown  # noqa: F401  (moved to export; kept here for notebooks)
 from analysis.schema import is_original, require_columns
 from analysis.text import normalise_for_words
+from analysis.topics.files import as_word_list
 
 SEGMENTS_FIX = "Topic columns come from `python -m analysis topics` (segments.parquet of a run folder)."
 
@@ -480,20 +480,8 @@ def _match_key(text: str) -> str:
 
 
 def _as_words(value: Any) -> list[str]:
-    """Topic words as a list, whether stored as a list, an array or a CSV string ("a, b" or "['a']")."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                return [str(w) for w in ast.literal_eval(text)]
-            except (ValueError, SyntaxError):
-                text = text.strip("[]")
-        return [w.strip() for w in re.split(r"[,;|]", text) if w.strip()]
-    if isinstance(value, Sequence | np.ndarray):
-        return [str(w[0] if isinstance(w, tuple | list) else w) for w in value]
-    return []
+    """Topic words as a list (the topics table holds lists; `analysis.topics.files.as_word_list`)."""
+    return as_word_list(value)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

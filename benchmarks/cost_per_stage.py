@@ -141,7 +141,7 @@ def fit_topics_by_stage(
 
     with (
         measure("represent", costs),
-        mock.patch.object(topics_stage, "build_topic_model", with_fitted_components),
+        mock.patch("analysis.topics.fit.build_topic_model", with_fitted_components),
     ):
         return topics_stage.fit_topics(
             segments, embeddings, config.topics, codebook=codebook, encoder=encoder

@@ -67,46 +67,69 @@ def load_bbc() -> Dataset:
 
 
 def load_20newsgroups() -> Dataset:
-    """20 Newsgroups, all 18,846 posts, reduced to tokens the way OCTIS preprocessed its corpora.
+    """OCTIS's preprocessed 20 Newsgroups, rebuilt from the raw posts with OCTIS's own vocabulary.
 
-    The paper used OCTIS's preprocessed 20NG (from sklearn's posts with headers, footers and quotes
-    removed). That file is not in ../shared, so it is rebuilt here from the raw posts:
-    sklearn's own header/footer/quote strippers, lowercase, alphabetic tokens of 3+ letters,
-    sklearn's English stop list, words kept when in 0.5 %–35 % of documents, documents with fewer
-    than 5 words dropped (the thresholds OCTIS recorded for its BBC corpus). OCTIS also lemmatised
-    with spaCy; no spaCy model is available offline here, so words are not lemmatised.
+    The paper's input is OCTIS's `20NewsGroup` corpus, whose `corpus.tsv` is not available offline;
+    its 1,612-word `vocabulary.txt`, `labels.txt` and recipe are (../shared/corpus/benchmarks/
+    20newsgroups-octis). OCTIS's recipe: punctuation removed, spaCy lemmas, stop words removed, words
+    in >= 0.5 % of documents, documents with >= 5 words. Rebuilt here: sklearn's header, footer and
+    quote strippers (the posts OCTIS took from sklearn), lowercase, punctuation -> space, spaCy's
+    lookup lemmatiser (`spacy-lookups-data`; OCTIS used en_core_web_sm's, which is not on PyPI),
+    then only tokens in OCTIS's vocabulary (which already excludes stop words and rare words), and
+    documents of >= 5 tokens. `check_20newsgroups` compares the result with OCTIS's counts.
     """
+    import string
+
+    import spacy
     from sklearn.datasets._twenty_newsgroups import (
         strip_newsgroup_footer,
         strip_newsgroup_header,
         strip_newsgroup_quoting,
     )
-    from sklearn.feature_extraction.text import CountVectorizer
 
     path = SHARED_CORPUS / "benchmarks" / "20newsgroups" / "20news-bydate.jsonl"
-    if not path.is_file():
-        raise SystemExit(f"{path} not found: the shared corpora are expected in ../shared/corpus")
+    vocabulary_path = SHARED_CORPUS / "benchmarks" / "20newsgroups-octis" / "vocabulary.txt"
+    for needed in (path, vocabulary_path):
+        if not needed.is_file():
+            raise SystemExit(f"{needed} not found: the shared corpora are expected in ../shared/corpus")
+    vocabulary = set(vocabulary_path.read_text(encoding="utf-8").split())
+    no_punctuation = str.maketrans(string.punctuation, " " * len(string.punctuation))
     posts, labels = [], []
     with path.open(encoding="utf-8") as lines:
         for line in lines:
             record = json.loads(line)
-            text = strip_newsgroup_header(record["text"])
-            posts.append(strip_newsgroup_quoting(strip_newsgroup_footer(text)))
+            text = strip_newsgroup_quoting(strip_newsgroup_footer(strip_newsgroup_header(record["text"])))
+            posts.append(text.lower().translate(no_punctuation))
             labels.append(record["newsgroup"])
-    vectorizer = CountVectorizer(
-        lowercase=True, token_pattern=r"(?u)\b[a-z]{3,}\b", stop_words="english", min_df=0.005, max_df=0.35
-    )
-    vectorizer.fit(posts)
-    vocabulary = vectorizer.vocabulary_
-    analyze = vectorizer.build_analyzer()
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
     texts, tokens, kept_labels = [], [], []
-    for post, label in zip(posts, labels, strict=True):
-        words = [w for w in analyze(post) if w in vocabulary]
+    for doc, label in zip(nlp.pipe(posts, batch_size=256), labels, strict=True):
+        words = [token.lemma_ for token in doc if token.lemma_ in vocabulary]
         if len(words) >= 5:
             texts.append(" ".join(words))
             tokens.append(words)
             kept_labels.append(label)
     return Dataset("20ng", texts, tokens, kept_labels)
+
+
+def check_20newsgroups(dataset: Dataset) -> dict[str, float]:
+    """How close the rebuilt 20NG is to OCTIS's: document count, mean length, label counts."""
+    from collections import Counter
+
+    folder = SHARED_CORPUS / "benchmarks" / "20newsgroups-octis"
+    metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    octis_labels = Counter((folder / "labels.txt").read_text(encoding="utf-8").split())
+    ours = Counter(dataset.labels)
+    return {
+        "documents": len(dataset.texts),
+        "octis_documents": metadata["total_documents"],
+        "mean_words": round(float(np.mean([len(t) for t in dataset.tokens])), 2),
+        "octis_mean_words": metadata["words_document_mean"],
+        "label_count_l1_difference": sum(abs(ours[k] - octis_labels[k]) for k in octis_labels | ours),
+        "largest_label_difference": max(abs(ours[k] - octis_labels[k]) for k in octis_labels | ours),
+    }
 
 
 LOADERS: dict[str, Callable[[], Dataset]] = {"bbc": load_bbc, "20ng": load_20newsgroups}
@@ -173,11 +196,24 @@ def plain_bertopic(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tupl
         yield k, words
 
 
-def package_pipeline(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...], encoder):  # type: ignore[no-untyped-def]
+# Single-setting ablations of the package's clustering defaults (chosen on morocco-news), to find
+# what its topics lose against plain BERTopic's on an English benchmark.
+PACKAGE_VARIANTS: dict[str, dict] = {
+    "package (distinctive words)": {},
+    "package - cap - absorption": {"max_topic_share": None, "absorb_outliers_quantile": None},
+    "package - topic-size cap": {"max_topic_share": None},
+    "package - outlier absorption": {"absorb_outliers_quantile": None},
+}
+
+
+def package_pipeline(  # type: ignore[no-untyped-def]
+    dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...], encoder, name: str
+):
     """`analysis.topics.fit_topics` as a user reproducing the paper would configure it: nr_topics =
     max(ks) (which also caps the corpus-scaled min_topic_size at 10), single-word topic words
     (`max_ngram = 1`, the paper's NPMI knows only corpus tokens) and the distinctive-word
-    representation; then the same topics with the package's c-TF-IDF words, for the ablation."""
+    representation, with the changes of PACKAGE_VARIANTS[name]; for the default variant also the
+    same topics with the package's c-TF-IDF words, for the ablation."""
     import pandas as pd
 
     from analysis.config import TopicConfig
@@ -196,21 +232,45 @@ def package_pipeline(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tu
         }
     )
     config = TopicConfig(
-        seed=seed, top_n_words=10, nr_topics=max(ks), representation="distinctive", max_ngram=1
+        seed=seed,
+        top_n_words=10,
+        nr_topics=max(ks),
+        representation="distinctive",
+        max_ngram=1,
+        **PACKAGE_VARIANTS[name],
     )
     result = fit_topics(
         segments, embeddings, config, codebook=load_codebook(), encoder=encoder, languages=("en",)
     )
     for k, reduced in _reduced_copies(result.model, dataset.texts, ks):
-        words = {"package (distinctive words)": _top_words(reduced)}
-        reduced.update_topics(
-            dataset.texts,
-            top_n_words=10,
-            vectorizer_model=reduced.vectorizer_model,
-            ctfidf_model=reduced.ctfidf_model,
-            representation_model=None,
-        )
-        words["package (c-TF-IDF words)"] = _top_words(reduced)
+        words = {name: _top_words(reduced)}
+        if name == "package (distinctive words)":
+            reduced.update_topics(
+                dataset.texts,
+                top_n_words=10,
+                vectorizer_model=reduced.vectorizer_model,
+                ctfidf_model=reduced.ctfidf_model,
+                representation_model=None,
+            )
+            words["package (c-TF-IDF words)"] = _top_words(reduced)
+        yield k, words
+
+
+def turftopic_peers(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...], encoder):  # type: ignore[no-untyped-def]
+    """Turftopic's S³ (SemanticSignalSeparation) and KeyNMF with their default vectorizer, fitted
+    once per k with k topics, on the same embeddings (the encoder only embeds the vocabulary)."""
+    from turftopic import KeyNMF, SemanticSignalSeparation
+
+    peers = {
+        "Turftopic S3": lambda k: SemanticSignalSeparation(k, encoder=encoder, random_state=seed),
+        "Turftopic KeyNMF": lambda k: KeyNMF(k, encoder=encoder, random_state=seed),
+    }
+    for k in ks:
+        words = {}
+        for name, build in peers.items():
+            model = build(k)
+            model.fit(dataset.texts, embeddings=embeddings)
+            words[name] = [[str(w) for w, _ in ranked] for _, ranked in model.get_topics(top_k=10)]
         yield k, words
 
 
@@ -239,18 +299,29 @@ def run(
     ks: tuple[int, ...],
     with_package: bool,
     done: Callable[[list[dict]], None],
+    *,
+    with_peers: bool = True,
+    variants: tuple[str, ...] = tuple(PACKAGE_VARIANTS),
+    checks: dict[str, dict] | None = None,
 ) -> list[dict]:
     from analysis.evaluate import corpus_dictionary
 
-    encoder = None
+    encoder = sentence_model = None
     if with_package:
         from analysis.config import EmbedConfig
         from analysis.encoders import load_encoder
 
         encoder = load_encoder(EmbedConfig(model=str(minilm_path()), fallback="error", device="cpu"))
+    if with_peers:
+        from sentence_transformers import SentenceTransformer
+
+        sentence_model = SentenceTransformer(str(minilm_path()), device="cpu")
     rows: list[dict] = []
     for name in names:
         dataset = LOADERS[name]()
+        if name == "20ng" and checks is not None:
+            checks[name] = check_20newsgroups(dataset)
+            print(f"20ng rebuilt against OCTIS's counts: {checks[name]}", flush=True)
         started = time.perf_counter()
         embeddings = embed(dataset)
         print(
@@ -260,8 +331,10 @@ def run(
         dictionary = corpus_dictionary(dataset.tokens)
         for seed in range(seeds[name]):
             fits = [plain_bertopic(dataset, embeddings, seed, ks)]
+            if with_peers:
+                fits.append(turftopic_peers(dataset, embeddings, seed, ks, sentence_model))
             if with_package:
-                fits.append(package_pipeline(dataset, embeddings, seed, ks, encoder))
+                fits += [package_pipeline(dataset, embeddings, seed, ks, encoder, name) for name in variants]
             for fit in fits:
                 started = time.perf_counter()
                 for k, by_pipeline in fit:
@@ -280,7 +353,7 @@ def run(
                             flush=True,
                         )
                 print(f"  ({time.perf_counter() - started:.0f} s)", flush=True)
-        done(rows)  # results so far are kept even if a later dataset is interrupted
+                done(rows)  # results so far are kept even if a later fit is interrupted
     return rows
 
 
@@ -351,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="k = 10 and 50 only")
     parser.add_argument("--k", help="comma-separated numbers of topics (default 10,20,30,40,50)")
     parser.add_argument("--plain-only", action="store_true", help="skip the package pipeline")
+    parser.add_argument("--no-peers", action="store_true", help="skip the Turftopic rows")
+    parser.add_argument(
+        "--ablations", action="store_true", help="also refit the package with each default switched off"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/results")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
@@ -402,9 +479,13 @@ def main(argv: list[str] | None = None) -> int:
             "a word's share of the topic's documents times the log ratio of that share to its share of the "
             "other documents). Its stop list and tokenizer are the package's own. The paper's figures are "
             "copied from its Table 1 (mean of 3 runs). "
-            "20ng is NOT the paper's input: OCTIS's preprocessed 20 Newsgroups is not available offline, so it is "
-            "rebuilt from the raw posts (`load_20newsgroups`: no lemmatisation, another vocabulary), and its NPMI "
-            "does not compare with the paper's .159; compare its rows with each other only."
+            "'package - X' rows refit the package with one of its clustering defaults (chosen on "
+            "morocco-news) switched off. Turftopic rows (S3 = SemanticSignalSeparation, KeyNMF; defaults, "
+            "their own vectorizer) are fitted once per k with k topics on the same embeddings. "
+            "20ng is rebuilt from the raw posts with OCTIS's own 1,612-word vocabulary and recipe "
+            "(`load_20newsgroups`: sklearn's header/footer/quote strippers, spaCy's lookup lemmatiser); "
+            f"its counts against OCTIS's: {checks.get('20ng', 'not run')}. The lemmatiser differs from "
+            "OCTIS's (en_core_web_sm is not on PyPI), so the corpus is close to, not identical with, the paper's."
             + f"\n\n{summary_md}\n\n{verdict(summary)}\n\n## Per k\n\n{per_k}\n\n"
             f"Time so far: {time.perf_counter() - started:.0f} s.\n"
         )
@@ -416,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
                 "k": list(ks),
                 "seeds": seeds,
                 "paper_minilm": PAPER_MINILM,
+                "20ng_rebuild_check": checks.get("20ng"),
                 "summary": summary,
                 "rows": rows,
             },
@@ -423,7 +505,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"written: {md_path}", flush=True)
 
-    run(names, seeds, ks, with_package=not args.plain_only, done=report)
+    checks: dict[str, dict] = {}
+    run(
+        names,
+        seeds,
+        ks,
+        with_package=not args.plain_only,
+        done=report,
+        with_peers=not args.no_peers,
+        variants=tuple(PACKAGE_VARIANTS) if args.ablations else ("package (distinctive words)",),
+        checks=checks,
+    )
     return 0
 
 

@@ -238,6 +238,26 @@ def test_evaluate_run_writes_its_numbers(run_dir: Path) -> None:
     assert result["cross_lingual"]["pairs"] == 2
 
 
+def test_evaluate_run_takes_the_tables_in_memory_and_returns_strict_json(run_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run_dir = Path(shutil.copytree(run_dir, tmp_path / "run"))  # the fixture's folder is shared
+    from_files = evaluate_run(run_dir, label_column="label", analyzer=str.split)
+    segments = pd.read_parquet(run_dir / "segments.parquet")
+    topics = pd.DataFrame(
+        {"topic": [-1, 0, 1], "words": [["lonely", "words"], ["data", "centre", "compute"], ["farm", "rain", "wheat"]]}
+    )
+    (run_dir / "topics.csv").unlink()  # in memory, nothing is read back
+    in_memory = evaluate_run(run_dir, segments=segments, topics=topics, label_column="label", analyzer=str.split)
+    assert in_memory == from_files
+    text = (run_dir / "evaluation.json").read_text(encoding="utf-8")
+
+    def refuse(name: str) -> float:
+        raise ValueError(f"{name} in evaluation.json")
+
+    assert json.loads(text, parse_constant=refuse) == in_memory  # no NaN/Infinity tokens
+
+
 def test_evaluate_run_refuses_the_topic_column_as_labels_and_missing_files(
     run_dir: Path, tmp_path: Path
 ) -> None:
@@ -265,9 +285,9 @@ def test_evaluate_run_reports_topic_bigrams_it_cannot_score(run_dir: Path, tmp_p
     )
     result = evaluate_run(folder, analyzer=str.split)
     assert result["npmi_words_dropped"] == {"ngrams": 1, "not_in_corpus": 1}
-    assert math.isnan(result["npmi_per_topic"]["0"])  # nothing left to pair
+    assert result["npmi_per_topic"]["0"] is None  # nothing left to pair; NaN is not JSON: null
     written = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
-    assert written["npmi_per_topic"]["0"] is None  # NaN is not JSON: written as null
+    assert written == result  # the dict returned is what the file holds
 
 
 def test_evaluate_run_default_tokenizer_matches_surface_forms_to_corpus_tokens(tmp_path: Path) -> None:

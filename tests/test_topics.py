@@ -7,6 +7,7 @@ model; the texts carry each story's words in two languages, so the topic words c
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -177,8 +178,9 @@ def topic_of_story(result, segments: pd.DataFrame) -> dict[str, int]:
     return joined.groupby("story")["topic"].agg(lambda topics: topics.mode().iloc[0]).to_dict()
 
 
-def words(cell: str) -> list[str]:
-    return [word for word in cell.split(", ") if word]
+def words(cell: list[str]) -> list[str]:
+    assert isinstance(cell, list), f"topic words travel as lists, got {type(cell).__name__}"
+    return [word for word in cell if word]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +234,7 @@ def test_labels_show_each_languages_words_and_shares(fitted, planted) -> None:
     assert label.startswith(f"{datacentres} · ")
     assert re.search(r"ar: [^·]*البيانات", label) and re.search(r"fr: [^·]*données", label), label
     assert topics.loc[datacentres, "languages"] == "ar 50% · fr 50%"
-    assert "الشخصيه" not in " ".join(fitted.topics["words_ar"])  # shown in its written form, ة
+    assert "الشخصيه" not in " ".join(w for ws in fitted.topics["words_ar"] for w in ws)  # written form, ة
     assert list(fitted.topics.columns) == [
         "topic", "size", "label", "words", "words_ar", "words_fr", "words_en", "languages", "theme", "theme_score",
     ]  # fmt: skip
@@ -456,7 +458,7 @@ def test_saved_model_reloads_offline_and_reproduces_assignments(
     segments, embeddings = planted
     folder = save_topic_model(fitted, tmp_path / "model")
     names = {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
-    assert {"topics.csv", "segment_topics.parquet", "config.json", "codebook.toml", "encoder.json"} <= names
+    assert {"topics.parquet", "segment_topics.parquet", "config.json", "codebook.toml", "encoder.json"} <= names
     assert {"bertopic/topic_embeddings.safetensors", "bertopic/ctfidf.safetensors"} <= names
     assert not [name for name in names if name.endswith((".pkl", ".pickle", ".joblib", ".bin", ".pt"))]
 
@@ -541,8 +543,8 @@ def test_one_language_corpus_leaves_other_languages_empty(planted, codebook) -> 
         segments[french].reset_index(drop=True), embeddings[french], planted_config(), codebook=codebook
     )
     assert (result.topics["topic"] >= 0).sum() == 3  # the three stories with French segments
-    assert (result.topics["words_ar"] == "").all() and (result.topics["words_en"] == "").all()
-    assert (result.topics.loc[result.topics["topic"] >= 0, "words_fr"] != "").all()
+    assert (result.topics["words_ar"].str.len() == 0).all() and (result.topics["words_en"].str.len() == 0).all()
+    assert (result.topics.loc[result.topics["topic"] >= 0, "words_fr"].str.len() > 0).all()
     assert result.topics["languages"].str.fullmatch("fr 100%").all()
 
 
@@ -626,3 +628,41 @@ def test_no_topic_may_hold_more_than_its_share_of_the_segments() -> None:
     assert scale_parameters(27926, TopicConfig(max_topic_share=None)).max_cluster_size == 0
     with pytest.raises(ConfigError, match="max_topic_share"):
         TopicConfig(max_topic_share=0)
+
+
+def test_topics_csv_joins_word_lists_at_the_edge_and_reads_them_back(fitted, tmp_path: Path) -> None:
+    from analysis.topics import read_topics_csv, write_topics_csv
+
+    path = write_topics_csv(fitted.topics, tmp_path / "topics.csv")
+    raw = pd.read_csv(path, keep_default_na=False)
+    assert list(raw.columns) == list(fitted.topics.columns)
+    first = fitted.topics.iloc[-1]
+    assert raw.iloc[-1]["words"] == ", ".join(first["words"])  # what a spreadsheet shows
+    assert raw.iloc[-1]["words_fr"] == ", ".join(first["words_fr"])
+    back = read_topics_csv(path)
+    assert back["words"].tolist() == fitted.topics["words"].tolist()
+    assert back["words_ar"].tolist() == fitted.topics["words_ar"].tolist()
+
+
+def test_loading_a_model_saved_with_topics_csv_still_gives_word_lists(fitted, tmp_path: Path) -> None:
+    from analysis.topics import write_topics_csv
+
+    folder = save_topic_model(fitted, tmp_path / "model")
+    (folder / "topics.parquet").unlink()  # as an earlier version saved it
+    write_topics_csv(fitted.topics, folder / "topics.csv")
+    loaded = load_topic_model(folder)
+    assert loaded.topics["words"].tolist() == fitted.topics["words"].tolist()
+
+
+def test_umap_numba_functions_are_cached_on_disk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import umap.umap_
+    from numba.core.caching import NullCache
+
+    from analysis import numba_cache
+
+    assert numba_cache.enable() > 0  # functions switched (counted once per process)
+    assert not isinstance(umap.umap_.smooth_knn_dist._cache, NullCache)  # UMAP marks it uncached
+    assert os.environ["NUMBA_CACHE_DIR"]  # set by `import analysis` unless the user set one
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    numba_cache.set_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path)  # the user's choice wins

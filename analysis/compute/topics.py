@@ -22,6 +22,7 @@ from analysis.compute.assign import assign_block, unit_rows
 from analysis.compute.cluster import wait_all
 from analysis.config import ComputeConfig, CorpusConfig, TopicConfig
 from analysis.themes import OTHER, Codebook, dictionary_scores
+from analysis.topics.fit import segment_table
 
 DEFAULT_MEMBER_QUANTILE = 0.1  # as `[topics] absorb_outliers_quantile` defaults
 
@@ -89,7 +90,7 @@ def fit_on_sample(
                            ignore_index=True)  # fmt: skip
     counts = pd.Series(assigned).value_counts()
     topics["size"] = topics["topic"].map(counts).fillna(0).astype("int64")
-    segment_topics = single._segment_table(segments, original, assigned, topics, scores)
+    segment_topics = segment_table(segments, original, assigned, topics, scores)
     info = {
         **result.info,
         "n_segments": len(segments),

@@ -1,0 +1,165 @@
+"""The unfitted BERTopic: UMAP/HDBSCAN (or the degraded KMeans), vectorizer, c-TF-IDF, representation."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from bertopic import BERTopic
+from bertopic.backend import BaseEmbedder
+from bertopic.dimensionality import BaseDimensionalityReduction
+from bertopic.representation import BaseRepresentation, KeyBERTInspired, MaximalMarginalRelevance
+from bertopic.vectorizers import ClassTfidfTransformer
+from hdbscan import HDBSCAN
+from scipy import sparse
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import CountVectorizer
+from umap import UMAP
+
+from analysis import numba_cache
+from analysis.config import TopicConfig
+from analysis.encoders.base import Encoder
+from analysis.themes import Codebook
+from analysis.topics.scale import scale_parameters
+from analysis.vectorize import distinctive_top_words
+
+MMR_DIVERSITY = 0.3
+_LOGGER = logging.getLogger("BERTopic")
+
+
+class EncoderEmbedder(BaseEmbedder):
+    """Lets BERTopic embed words and theme descriptions with an `analysis.encoders` encoder."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
+        return np.asarray(self.encoder.encode(list(documents)), dtype=np.float32)
+
+
+class DistinctiveWords(BaseRepresentation):
+    """Topic words by `analysis.vectorize.distinctive_word_scores`: the words most of a topic's
+    documents use and the rest of the corpus does not. Needs no encoder; uses the model's vectorizer."""
+
+    def __init__(self, top_n_words: int = 10) -> None:
+        self.top_n_words = top_n_words
+        self._transformed: tuple[tuple[int, int, int], sparse.csr_matrix, np.ndarray] | None = None
+
+    def doc_terms(
+        self, vectorizer: CountVectorizer, texts: Sequence[str]
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """`texts` as a documents × words count matrix, with its vocabulary.
+
+        BERTopic asks for topic words again after every reduction and update, on the same documents,
+        and the topic table asks once more per language: the transform (about 9 s for 28,000
+        segments) is kept for the last texts and vectorizer instead of being repeated.
+        """
+        texts = list(texts)
+        key = (id(vectorizer), len(texts), hash(tuple(texts)))
+        if self._transformed is None or self._transformed[0] != key:
+            self._transformed = (key, vectorizer.transform(texts).tocsr(), vectorizer.get_feature_names_out())
+        return self._transformed[1], self._transformed[2]
+
+    def extract_topics(self, topic_model, documents, c_tf_idf, topics):  # type: ignore[no-untyped-def]
+        texts = documents["Document"].fillna("").astype(str).tolist()
+        doc_terms, vocabulary = self.doc_terms(topic_model.vectorizer_model, texts)
+        ranked = distinctive_top_words(doc_terms, documents["Topic"].to_numpy(), vocabulary, self.top_n_words)
+        # BERTopic pads short topics with empty words; so do we, to keep its invariants.
+        padded = {}
+        for topic in topics:
+            words = ranked.get(topic, [])
+            padded[topic] = words + [("", 1e-5)] * (self.top_n_words - len(words))
+        return padded
+
+
+def _representation_model(config: TopicConfig, embedding_model: BaseEmbedder | None) -> Any:
+    if config.representation == "distinctive":
+        return DistinctiveWords(top_n_words=config.top_n_words)
+    if config.representation == "ctfidf" or embedding_model is None:
+        return None
+    keybert = KeyBERTInspired(top_n_words=config.top_n_words, random_state=config.seed)
+    mmr = MaximalMarginalRelevance(diversity=MMR_DIVERSITY, top_n_words=config.top_n_words)
+    choices = {"keybert": keybert, "mmr": mmr, "keybert+mmr": [keybert, mmr]}
+    if config.representation not in choices:
+        raise ValueError(
+            f"[topics] representation = {config.representation!r} is not one of "
+            f"{', '.join(choices)}, 'distinctive', 'ctfidf'"
+        )
+    return choices[config.representation]
+
+
+def build_topic_model(
+    n_segments: int,
+    config: TopicConfig,
+    *,
+    codebook: Codebook,
+    vectorizer: CountVectorizer,
+    embedding_model: BaseEmbedder | None = None,
+) -> BERTopic:
+    """An unfitted BERTopic with UMAP/HDBSCAN scaled to `n_segments` (see the module docstring).
+
+    Zero-shot mode offers each theme's description as a topic; guided mode seeds one topic per
+    theme with its terms. Both need `embedding_model` to embed those texts. KeyBERTInspired and
+    MMR representations also need it; without one, topic words are plain c-TF-IDF.
+    """
+    scale = scale_parameters(n_segments, config)
+    numba_cache.enable()  # UMAP's numba functions compile once per machine, not once per run
+    if config.mode != "unsupervised" and embedding_model is None:
+        raise ValueError(
+            f"[topics] mode = {config.mode!r} embeds the codebook's themes and needs an encoder; "
+            "pass encoder=… (see analysis.encoders.load_encoder) or set mode = 'unsupervised'"
+        )
+    if scale.degraded:
+        reducer: Any = BaseDimensionalityReduction()
+        clusterer: Any = KMeans(n_clusters=scale.n_clusters, n_init=10, random_state=config.seed)
+    else:
+        reducer = UMAP(
+            n_neighbors=scale.n_neighbors,
+            n_components=scale.n_components,
+            min_dist=0.0,
+            metric="cosine",
+            random_state=config.seed,
+        )
+        clusterer = HDBSCAN(
+            min_cluster_size=scale.min_topic_size,
+            min_samples=config.min_samples,
+            max_cluster_size=scale.max_cluster_size,
+            metric="euclidean",
+            cluster_selection_method=config.cluster_selection,
+            prediction_data=True,
+        )
+    return BERTopic(
+        embedding_model=embedding_model,
+        umap_model=reducer,
+        hdbscan_model=clusterer,
+        vectorizer_model=vectorizer,
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=config.reduce_frequent_words),
+        representation_model=_representation_model(config, embedding_model),
+        top_n_words=config.top_n_words,
+        min_topic_size=scale.min_topic_size,
+        nr_topics=config.nr_topics,
+        calculate_probabilities=False,
+        language="multilingual",  # "english" would strip every non-ASCII letter before c-TF-IDF
+        zeroshot_topic_list=(
+            [theme.description for theme in codebook.themes] if config.mode == "zeroshot" else None
+        ),
+        zeroshot_min_similarity=config.zeroshot_min_similarity,
+        seed_topic_list=[theme.all_terms() for theme in codebook.themes] if config.mode == "guided" else None,
+    )
+
+
+@contextlib.contextmanager
+def quiet_bertopic() -> Iterator[None]:
+    """BERTopic logs advice (e.g. on saving without an embedding model) that does not apply here:
+    the encoder is recorded in our own encoder.json."""
+    level = _LOGGER.level
+    _LOGGER.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        _LOGGER.setLevel(level)
+
