@@ -478,7 +478,12 @@ def run_figures(run_dir: str | Path) -> RunResult:
     """Redraw a finished run's figures (tables rebuilt from its segments, no refit) and its report."""
     result = load_run(run_dir)
     config = RunConfig.from_dict(result.manifest.data["config"])
-    topics = result.topic_result.topics if result.topic_result is not None else pd.read_csv(result.run_dir / "topics.csv")
+    if result.topic_result is not None:
+        topics = result.topic_result.topics
+    else:
+        from analysis.topics import read_topics_csv
+
+        topics = read_topics_csv(result.run_dir / "topics.csv")
     codebook = getattr(result.topic_result, "codebook", None)
     with result.manifest.stage("figures"):
         result.tables = build_tables(result.segments, topics, config, codebook=codebook)

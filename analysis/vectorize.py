@@ -18,9 +18,11 @@ import stopwordsiso
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
+from analysis.text import normalise_arabic, normalise_for_words, read_word_list, tokenize_words
+
 # Word normalisation lives in the first stage (text.py), which every later stage shares; it is
 # re-exported here because it is what the vectorizer does to text.
-from analysis.text import normalise_arabic, normalise_for_words, read_word_list, tokenize_words
+from analysis.text.arabic import ARABIC_LETTER
 
 __all__ = [
     "DISTINCTIVE_SMOOTHING",
@@ -68,7 +70,10 @@ def stop_words(*, stem: bool = False) -> frozenset[str]:
     kept = normalised(word for words in stop_word_exceptions().values() for word in words)
     listed = normalised(stopwordsiso.stopwords(list(STOPWORD_LANGUAGES))) - kept
     boilerplate = [word for words in _NEWS_BOILERPLATE.values() for word in words]
-    return frozenset(listed | normalised(darija_stop_words()) | normalised(boilerplate))
+    words = listed | normalised(darija_stop_words()) | normalised(boilerplate)
+    # Arabic writes "and"/"so" joined to the next word: ولكن is و + لكن, وهادشي is و + هادشي.
+    joined = {conj + word for word in words if ARABIC_LETTER.match(word) for conj in ("و", "ف")}
+    return frozenset(words | (joined - kept))
 
 
 @functools.cache

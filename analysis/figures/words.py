@@ -49,7 +49,7 @@ def plot_top_words(
     fig, ax = figure_and_axes(ax, height=0.5 + 0.2 * max(len(rows), 1))
     with report_style():
         if rows.empty or n < min_segments:
-            message = f"no {language} segments" if rows.empty and not n else f"too few:\n{n} segment(s)"
+            message = f"no {language}\nsegments" if rows.empty and not n else f"too few:\n{n} segment(s)"
             ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#777777",
                     fontsize=7.5)  # fmt: skip
             ax.set_yticks([])
@@ -59,7 +59,7 @@ def plot_top_words(
             ax.set_yticks(range(len(rows)), [wrap(str(w), 24, max_lines=1) for w in rows["word"]])
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_xlim(0, 1)
-        ax.set_xticks([0, 0.5, 1])
+        ax.set_xticks([0, 1])  # two ticks: "0% 50%100%" collides in a narrow panel
         ax.tick_params(axis="y", length=0)
     return fig, ax
 
@@ -80,22 +80,27 @@ def figure_top_words(
     of the table, which lists the largest topics first); `languages` defaults to the table's own.
     """
     require(word_shares, ["topic", "language", "word", "rank", "segment_share"], "figure_top_words")
-    languages = list(languages) if languages is not None else list(pd.unique(word_shares["language"]))
+    counts = (
+        word_shares.drop_duplicates(["topic", "language"]).set_index(["topic", "language"])["n_segments"]
+        if "n_segments" in word_shares
+        else pd.Series(dtype=int)
+    )
+    # a language with fewer than `min_segments` segments in all topics gets no column of empty panels
+    order = list(languages) if languages is not None else list(pd.unique(word_shares["language"]))
+    totals = counts.groupby(level="language").sum() if len(counts) else pd.Series(dtype=int)
+    languages = [lang for lang in order if not len(totals) or totals.get(lang, 0) >= min_segments]
+    left_out = [f"{lang} ({int(totals.get(lang, 0))})" for lang in order if lang not in languages]
+    languages = list(languages)
     topics = list(topics) if topics is not None else list(pd.unique(word_shares["topic"]))[:max_topics]
     labels = {}
     if "topic_label" in word_shares:
         labels = word_shares.drop_duplicates("topic").set_index("topic")["topic_label"].to_dict()
     shown = word_shares[word_shares["topic"].isin(topics) & (word_shares["rank"] <= n_words)]
     bars = max(int(shown.groupby(["topic", "language"]).size().max()), 1) if len(shown) else 1
-    counts = (
-        word_shares.drop_duplicates(["topic", "language"]).set_index(["topic", "language"])["n_segments"]
-        if "n_segments" in word_shares
-        else pd.Series(dtype=int)
-    )
     # Axes placed by hand, in inches: constrained layout over 20+ axes cost seconds per page.
     title_h, panel_h, gap = 0.3, 0.14 * bars + 0.06, 0.1
     block = title_h + panel_h + gap
-    bottom = 0.45  # x tick labels and the axis note under the last row
+    bottom = 0.45 + (0.15 if left_out else 0)  # x tick labels and the axis note(s) under the last row
     height = min(0.1 + len(topics) * block + bottom, MAX_HEIGHT * 1.2)
     column_w = (PAGE_WIDTH - 0.1) / max(len(languages), 1)
     with report_style():
@@ -127,7 +132,9 @@ def figure_top_words(
             fig.text(0.01, (height - 0.1 - i * block) / height, short_label(labels.get(topic, topic), 100),
                      ha="left", va="top", fontsize=8, fontweight="bold")  # fmt: skip
         fig.text(0.5, 0.05 / height, "share of the topic's segments in that language that contain the word "
-                 f"(n: segments; panels under {min_segments} show the count only)", ha="center", va="bottom",
+                 f"(n: segments; panels under {min_segments} show the count only)"
+                 + (f"\nlanguages with fewer than {min_segments} segments left out: {', '.join(left_out)}"
+                    if left_out else ""), ha="center", va="bottom",
                  fontsize=8)  # fmt: skip
     return fig, axes
 
