@@ -296,29 +296,29 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     progress = not getattr(args, "no_progress", False)
     try:
-        from analysis import pipeline
+        from analysis import pipeline, rerun
 
         if args.command == "evaluate":
             from analysis.jsonio import dumps_json
 
-            results = dict(pipeline.run_evaluate(args.run_dir, label_column=args.labels, seeds=args.seeds))
+            results = dict(rerun.run_evaluate(args.run_dir, label_column=args.labels, seeds=args.seeds))
             results.pop("npmi_per_topic", None)  # per-topic values stay in the file
             print(dumps_json(results))  # null where a metric is undefined, as in evaluation.json
             print(f"\nwritten: {args.run_dir / 'evaluation.json'}")
             return 0
 
         if args.command == "curate":
-            result = pipeline.run_curate(args.run_dir, args.file)
+            result = rerun.run_curate(args.run_dir, args.file)
             for change in result.manifest.data["curation"]["changes"]:
                 print(change)
             print(f"report: {result.report}")
             return 0
         if args.command == "figures":
-            result = pipeline.run_figures(args.run_dir)
+            result = rerun.run_figures(args.run_dir)
             print(f"{len(result.figures)} figure files in {args.run_dir / 'figures'}; report: {result.report}")
             return 0
         if args.command == "codebook-audit":
-            audit = pipeline.run_codebook_audit(args.source, args.out, codebook=args.codebook)
+            audit = rerun.run_codebook_audit(args.source, args.out, codebook=args.codebook)
             flagged = audit[audit["flag"] != ""]
             print(f"{len(audit)} terms, {len(flagged)} flagged generic? (share above the threshold):")
             for row in flagged.head(30).itertuples():

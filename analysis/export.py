@@ -161,16 +161,17 @@ def _share_note(table: pd.DataFrame) -> str:
 
 def _points(value: Any) -> str:
     """A share (0.012) as percentage points (1.2); blank when missing."""
-    number = _number(value)
+    number = number_or_none(value)
     return "" if number is None else f"{100 * number:+.2f}"
 
 
 def _interval_text(low: Any, high: Any) -> str:
-    low, high = _number(low), _number(high)
+    low, high = number_or_none(low), number_or_none(high)
     return "" if low is None or high is None else f"{100 * low:+.2f} to {100 * high:+.2f}"
 
 
-def _number(value: Any) -> float | None:
+def number_or_none(value: Any) -> float | None:
+    """A table cell as a float, None when it is empty, text or NaN."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -214,7 +215,7 @@ def _comparison_table(comparison: pd.DataFrame, labels: Mapping[str, str]) -> Ma
     a, b = str(first.get("group_a", "A")), str(first.get("group_b", "B"))
     rows = []
     for _, r in comparison.iterrows():
-        p = _number(r.get("p_adjusted"))
+        p = number_or_none(r.get("p_adjusted"))
         rows.append(
             {
                 "theme": theme_name(r["theme"], labels),

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.export import OTHER, theme_name
+from analysis.export import OTHER, number_or_none, theme_name
 
 # How many differences and trends the summary names; the tables below hold all of them.
 SUMMARY_ITEMS = 3
@@ -155,7 +155,7 @@ def _topics_line(topics: Mapping[str, Any], evaluation: Mapping[str, Any]) -> st
         text += f", {_pct(outliers)} of modelled segments left as outliers"
     if topics.get("min_topic_size"):
         text += f" (minimum topic size {_int(topics['min_topic_size'])})"
-    npmi = _number(evaluation.get("npmi"))
+    npmi = number_or_none(evaluation.get("npmi"))
     if npmi is not None:
         text += f"; NPMI coherence {npmi:.2f} ({_npmi_word(npmi)}, see <a href=\"#evaluation\">Evaluation</a>)"
     return text + "."
@@ -171,7 +171,7 @@ def _themes_line(findings: Mapping[str, Any], manifest: Mapping[str, Any]) -> st
             if route == "segment"
             else "read from the theme each segment's topic maps to (topic route)"
         )
-    kappa = _number(findings.get("kappa_topic_vs_segment"))
+    kappa = number_or_none(findings.get("kappa_topic_vs_segment"))
     if kappa is not None:
         text += f"; the two routes agree with Cohen's kappa {kappa:.2f}"
     return text + "." if text else ""
@@ -239,7 +239,7 @@ def _trends(trends: pd.DataFrame | None, label) -> str:
     if not len(moving):
         reason = str(trends["direction"].iat[0]) if trends["direction"].astype(str).str.startswith("n/a").all() else ""
         return f"<p>No theme rises or falls beyond its interval{' (' + escape(reason) + ')' if reason else ''}.</p>"
-    moving = moving.assign(size=moving[slope].map(lambda v: abs(_number(v) or 0.0))).sort_values("size", ascending=False)
+    moving = moving.assign(size=moving[slope].map(lambda v: abs(number_or_none(v) or 0.0))).sort_values("size", ascending=False)
     items = []
     for _, r in moving.head(SUMMARY_ITEMS).iterrows():
         text = (
@@ -249,7 +249,7 @@ def _trends(trends: pd.DataFrame | None, label) -> str:
         )
         if adjusted:
             text += f"; raw {_points(r['slope_per_year'])} ({escape(str(r.get('raw_direction', '')))})"
-            raw, within = _number(r["slope_per_year"]), _number(r[slope])
+            raw, within = number_or_none(r["slope_per_year"]), number_or_none(r[slope])
             if raw is not None and within is not None and raw * within < 0:
                 text += " — <strong>the raw trend points the other way</strong>: it is a change of sources"
         if str(r.get("flag", "")).strip():
@@ -274,7 +274,7 @@ def _comparison(comparison: pd.DataFrame, label) -> str:
     head = f"{escape(str(first.get('group_a', 'A')))} against {escape(str(first.get('group_b', 'B')))}: "
     if not len(significant):
         return f"<p>{head}no theme differs after adjusting for the number of themes.</p>"
-    significant = significant.assign(size=significant["difference"].map(lambda v: abs(_number(v) or 0.0)))
+    significant = significant.assign(size=significant["difference"].map(lambda v: abs(number_or_none(v) or 0.0)))
     items = [
         f"<li><strong>{escape(label(r['theme']))}</strong>: {_pct(r['share_a'])} → {_pct(r['share_b'])} "
         f"({_points(r['difference'])} points, {_points(r['ci_low'])} to {_points(r['ci_high'])}; "
@@ -292,12 +292,12 @@ def _comparison(comparison: pd.DataFrame, label) -> str:
 def evaluation_rows(evaluation: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(measure, value, what it means) for each evaluation number a reader should weigh."""
     rows: list[tuple[str, str, str]] = []
-    npmi = _number(evaluation.get("npmi"))
+    npmi = number_or_none(evaluation.get("npmi"))
     top_n = evaluation.get("top_n", 10)
     if npmi is not None:
         rows.append(("NPMI coherence", f"{npmi:.3f}", _npmi_reading(npmi, top_n)))
     per_topic = evaluation.get("npmi_per_topic") or {}
-    scores = {k: v for k, v in ((k, _number(v)) for k, v in per_topic.items()) if v is not None}
+    scores = {k: v for k, v in ((k, number_or_none(v)) for k, v in per_topic.items()) if v is not None}
     if scores:
         values = sorted(scores.values())
         worst = sorted(scores, key=scores.get)[:3]
@@ -309,13 +309,13 @@ def evaluation_rows(evaluation: Mapping[str, Any]) -> list[tuple[str, str, str]]
             f"read them with care); weakest: topic(s) {', '.join(worst)}.",
         ))  # fmt: skip
     for language, value in (evaluation.get("npmi_per_language") or {}).items():
-        value = _number(value)
+        value = number_or_none(value)
         if value is not None:
             rows.append((f"NPMI, {language} words", f"{value:.3f}", _npmi_reading(value, top_n, short=True)))
-    diversity = _number(evaluation.get("topic_diversity"))
+    diversity = number_or_none(evaluation.get("topic_diversity"))
     if diversity is not None:
         rows.append(("Topic diversity", f"{diversity:.3f}", _diversity_reading(diversity, top_n)))
-    outliers = _number(evaluation.get("outlier_share"))
+    outliers = number_or_none(evaluation.get("outlier_share"))
     if outliers is not None:
         rows.append((
             "Outlier share", _pct(outliers),
@@ -338,14 +338,14 @@ def evaluation_rows(evaluation: Mapping[str, Any]) -> list[tuple[str, str, str]]
             "NMI: shared information, 0 to 1. Topics need not match labels to be useful.",
         ))  # fmt: skip
     cross = evaluation.get("cross_lingual") or {}
-    if cross and _number(cross.get("matches")) is not None:
+    if cross and number_or_none(cross.get("matches")) is not None:
         rows.append((
             "Cross-lingual matches", _pct(cross["matches"]),
             f"Share of {cross.get('pairs', '?')} translated story pairs whose versions land in the same topic: "
             "a multilingual model should put a story in one topic whatever its language.",
         ))  # fmt: skip
     stability = evaluation.get("seed_stability") or {}
-    if stability and _number(stability.get("ari_mean")) is not None:
+    if stability and number_or_none(stability.get("ari_mean")) is not None:
         ari = float(stability["ari_mean"])
         rows.append((
             "Seed stability", f"ARI {ari:.3f} (NMI {float(stability.get('nmi_mean', math.nan)):.3f})",
@@ -448,24 +448,18 @@ def methods_section(manifest: Mapping[str, Any], *, has_comparison: bool) -> str
 # --- formatting ------------------------------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 def _pct(value: Any, *, unit: bool = True) -> str:
-    number = _number(value)
+    number = number_or_none(value)
     return "?" if number is None else f"{100 * number:.1f} %" if unit else f"{100 * number:.1f}"
 
 
 def _points(value: Any) -> str:
-    number = _number(value)
+    number = number_or_none(value)
     return "?" if number is None else f"{100 * number:+.2f}"
 
 
 def _int(value: Any) -> str:
-    number = _number(value)
+    number = number_or_none(value)
     return "?" if number is None else f"{int(number):,}"

@@ -12,6 +12,7 @@ import pytest
 
 from analysis.cli import main
 from analysis.themes import load_codebook
+from analysis.topics import read_topics
 from analysis.vectorize import stop_words
 
 SHARED = Path(__file__).parents[2] / "shared" / "corpus"
@@ -268,7 +269,7 @@ def test_curation_round_trips_without_refitting(sample_run, tmp_path):
     shutil.copytree(sample_run[0], run_dir)
     curation = tmp_path / "curation.toml"
     curation.write_text(CURATION, encoding="utf-8")
-    fitted = pd.read_csv(run_dir / "model" / "topics.csv", keep_default_na=False)
+    fitted = read_topics(run_dir / "model")
     assert main(["curate", str(run_dir), str(curation)]) == 0
 
     def outputs() -> dict[str, bytes]:

@@ -333,7 +333,7 @@ def test_report_runs_no_corpus_script_in_headless_chromium(run, tmp_path):
 def test_a_report_rebuilt_from_the_run_folder_keeps_the_table_notes(run, tmp_path):
     """`evaluate` rebuilds the report from tables/*.csv; the notes come back from tables/notes.json."""
     from analysis.export import write_tables
-    from analysis.pipeline import rebuild_report
+    from analysis.rerun import rebuild_report
 
     run_dir = tmp_path / "run"
     write_tables(run["tables"], run_dir / "tables")

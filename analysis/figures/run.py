@@ -48,37 +48,9 @@ class SavedFigure:
                 "files": {fmt: _relative(path, root) for fmt, path in self.files.items()}}  # fmt: skip
 
 
-def write_run_figures(
-    segments: pd.DataFrame,
-    out_dir: str | Path,
-    *,
-    footer: FigureFooter,
-    tables: Mapping[str, pd.DataFrame],
-    topics: pd.DataFrame | None = None,
-    embeddings: np.ndarray | None = None,
-    points: pd.DataFrame | None = None,
-    table_config: Any = None,
-    figure_config: Any = None,
-    theme_labels: Mapping[str, str] | None = None,
-    prefix: str = "",
-    names: Sequence[str] | None = None,
-    show: Callable[[Figure], Any] | None = None,
-) -> list[Path]:
-    """Every report figure of a run, saved under `out_dir`; returns the files, writes figures.json.
-
-    `tables` are the run's tables by name (theme_by_language, theme_by_source, theme_by_period,
-    theme_trends, theme_comparison, as `pipeline.build_tables` makes them; corpus_counts,
-    top_words and topic_similarity are computed here when absent). `points` is the document map
-    (`projection.document_map_points`), computed (and cached) from `embeddings` when absent.
-    `theme_labels` (codebook key → label) names and orders the theme rows. `names` restricts the
-    figures, `prefix` goes before every file stem, and `show` (e.g. IPython's `display`) is called
-    with each figure before it is closed. Figures whose inputs are missing are skipped.
-    """
-    saved = render_run_figures(segments, out_dir, footer=footer, tables=tables, topics=topics,
-                               embeddings=embeddings, points=points, table_config=table_config,
-                               figure_config=figure_config, theme_labels=theme_labels, prefix=prefix,
-                               names=names, show=show)  # fmt: skip
-    return [path for figure in saved for path in figure.files.values()]
+def write_run_figures(segments: pd.DataFrame, out_dir: str | Path, **options: Any) -> list[Path]:
+    """As `render_run_figures`, returning the files written (what the pipeline records)."""
+    return [path for figure in render_run_figures(segments, out_dir, **options) for path in figure.files.values()]
 
 
 def render_run_figures(
@@ -97,7 +69,17 @@ def render_run_figures(
     names: Sequence[str] | None = None,
     show: Callable[[Figure], Any] | None = None,
 ) -> list[SavedFigure]:
-    """As `write_run_figures`, returning one `SavedFigure` (with its caption) per figure."""
+    """Every report figure of a run, saved under `out_dir`; returns one `SavedFigure` (with its caption) per
+    figure and writes figures.json.
+
+    `tables` are the run's tables by name (theme_by_language, theme_by_source, theme_by_period,
+    theme_trends, theme_comparison, as `pipeline.build_tables` makes them; corpus_counts,
+    top_words and topic_similarity are computed here when absent). `points` is the document map
+    (`projection.document_map_points`), computed (and cached) from `embeddings` when absent.
+    `theme_labels` (codebook key → label) names and orders the theme rows. `names` restricts the
+    figures, `prefix` goes before every file stem, and `show` (e.g. IPython's `display`) is called
+    with each figure before it is closed. Figures whose inputs are missing are skipped.
+    """
     from analysis import tables as tables_module
     from analysis.config import FigureConfig, TableConfig
 
