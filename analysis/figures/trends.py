@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from analysis.codebook import OTHER
 from analysis.figures.style import (
     OKABE_ITO,
     PAGE_WIDTH,
@@ -135,8 +136,10 @@ def plot_theme_comparison(
 ) -> tuple[Figure, Axes]:
     """Difference of each theme's share between two groups (points) with its interval (bars);
     filled where the corrected p-value is significant. `comparison` from `compare.compare_themes`."""
-    table = comparison.sort_values("difference").reset_index(drop=True)
-    fig, ax = figure_and_axes(ax, height=1.0 + 0.3 * len(table))
+    # "other" (no theme) moves with every theme at once and would set the scale: named, not drawn
+    other = comparison[comparison["theme"] == OTHER]
+    table = comparison[comparison["theme"] != OTHER].sort_values("difference").reset_index(drop=True)
+    fig, ax = figure_and_axes(ax, height=1.0 + 0.38 * len(table))
     y = np.arange(len(table))
     with report_style():
         ax.axvline(0, color="#888", lw=0.8)
@@ -144,9 +147,15 @@ def plot_theme_comparison(
         significant = table["significant"].astype(bool).to_numpy()
         ax.scatter(table["difference"] * 100, y, s=28, zorder=3, color=np.where(significant, OKABE_ITO[5], "white"),
                    edgecolors=OKABE_ITO[5])  # fmt: skip
-        ax.set_yticks(y, [wrap((labels or {}).get(v, str(v)), 32, max_lines=1) for v in table["theme"]])
-        a, b = table["group_a"].iat[0], table["group_b"].iat[0]
-        ax.set_xlabel(f"percentage points, {b} minus {a} (points; bars: interval)\nfilled: significant after correction")
+        ax.set_yticks(y, [wrap((labels or {}).get(v, str(v)), 28, max_lines=2) for v in table["theme"]])
+        a, b = comparison["group_a"].iat[0], comparison["group_b"].iat[0]
+        note = ""
+        if len(other):
+            row = other.iloc[0]
+            note = (f'\n"other" (no theme), not drawn: {100 * row["difference"]:+.1f} points '
+                    f'({100 * row["ci_low"]:+.1f} to {100 * row["ci_high"]:+.1f})')
+        ax.set_xlabel(f"percentage points, {b} minus {a} (points; bars: interval)\n"
+                      f"filled: significant after correction; open: not significant{note}")
         flag = str(table["flag"].iat[0]) if "flag" in table else ""
         if flag:
             ax.set_title(f"FLAG: {wrap(flag, 90)}", loc="left", fontsize=8, color="#b00020")
