@@ -123,7 +123,9 @@ def test_comparison_figure_and_report_warnings(tmp_path) -> None:
     findings = FindingsConfig(compare_date="2021-01-01", n_permutations=200)
     table = compare_themes(segments, KEYS, TABLES, findings)
     fig, ax = plot_theme_comparison(table)
-    assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(table["theme"])
+    drawn = sorted(table.loc[table["theme"] != "other", "theme"])
+    assert sorted(t.get_text() for t in ax.get_yticklabels()) == drawn  # "other" is named, not drawn
+    assert '"other" (no theme), not drawn' in ax.get_xlabel()
     assert "FLAG" in ax.get_title(loc="left")  # the two periods rest on different outlets
     plt.close(fig)
     trends, _ = adjusted_trends(segments, KEYS, TABLES, FindingsConfig())
