@@ -93,6 +93,7 @@ class SegmentCountsBERTopic(BERTopic):
     """
 
     _segments: pd.DataFrame | None = None
+    _rows: tuple[dict[str, int], sparse.csr_matrix] | None = None  # text → row of the counts, during a fit
 
     # BERTopic hands `_c_tf_idf` only the joined strings; the documents and their topics are kept
     # from the two calls that precede it (fit and reduction: `_extract_topics`; `update_topics`:
@@ -109,13 +110,34 @@ class SegmentCountsBERTopic(BERTopic):
         try:
             return super().fit_transform(*args, **kwargs)
         finally:
-            self._segments = None
+            self._segments = self._rows = None
 
     def update_topics(self, *args: Any, **kwargs: Any) -> None:
         try:
             super().update_topics(*args, **kwargs)
         finally:
-            self._segments = None
+            self._segments = self._rows = None
+
+    def _extract_representative_docs(self, *args: Any, **kwargs: Any) -> Any:
+        # BERTopic transforms up to 500 sampled segments per topic (about 6 s on morocco-news):
+        # they are rows of the segments' counts already.
+        if self._rows is None:
+            return super()._extract_representative_docs(*args, **kwargs)
+        row_of, counts = self._rows
+        vectorizer = self.vectorizer_model
+
+        def transform(documents: Sequence[str]) -> sparse.csr_matrix:
+            documents = list(documents)
+            rows = [row_of.get(document) for document in documents]
+            if None in rows:
+                return type(vectorizer).transform(vectorizer, documents)
+            return counts[rows]
+
+        vectorizer.transform = transform  # this call only; removed below
+        try:
+            return super()._extract_representative_docs(*args, **kwargs)
+        finally:
+            del vectorizer.transform
 
     def _c_tf_idf(self, documents_per_topic: pd.DataFrame, fit: bool = True, partial_fit: bool = False) -> Any:
         segments, self._segments = self._segments, None  # used once: not kept on the fitted model
@@ -127,6 +149,7 @@ class SegmentCountsBERTopic(BERTopic):
             return super()._c_tf_idf(documents_per_topic, fit=fit, partial_fit=partial_fit)
         texts = segments["Document"].tolist()
         counts, words = segment_doc_terms(self, texts)
+        self._rows = ({text: row for row, text in reversed(list(enumerate(texts)))}, counts)
         order = {int(topic): row for row, topic in enumerate(documents_per_topic["Topic"].tolist())}
         topics = segments["Topic"].to_numpy()
         indicator = sparse.csr_matrix(
@@ -152,7 +175,10 @@ def segment_doc_terms(model: BERTopic, texts: Sequence[str]) -> tuple[sparse.csr
     `texts` once; kept in a `DistinctiveWords` representation's cache, so topic words and words
     per language reuse them instead of transforming the texts again."""
     representation = model.representation_model
-    cache = representation if isinstance(representation, DistinctiveWords) else DistinctiveWords()
+    if isinstance(representation, DistinctiveWords):
+        cache = representation
+    else:  # other representations: a cache of the model's own (BERTopic saves none of it)
+        cache = model.__dict__.setdefault("_doc_terms_cache", DistinctiveWords())
     return cache.doc_terms(model.vectorizer_model, texts, fit=True)
 
 
