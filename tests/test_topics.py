@@ -278,18 +278,31 @@ def test_distinctive_words_transform_the_same_documents_once(planted, codebook, 
     segments, embeddings = planted
     n_fitted = int((segments["duplicate_of"] == "").sum())
     whole_corpus_transforms = []
-    transform = CountVectorizer.transform
+    passes = []  # every vectorizer pass, over segments or over topics' joined segments
+    transform, fit_transform = CountVectorizer.transform, CountVectorizer.fit_transform
 
     def counting(self, raw_documents):  # type: ignore[no-untyped-def]
         documents = list(raw_documents)
+        passes.append(len(documents))
         if len(documents) == n_fitted:
             whole_corpus_transforms.append(len(documents))
         return transform(self, documents)
 
+    def counting_fit(self, raw_documents, y=None):  # type: ignore[no-untyped-def]
+        documents = list(raw_documents)
+        passes.append(len(documents))
+        if len(documents) == n_fitted:
+            whole_corpus_transforms.append(len(documents))
+        return fit_transform(self, documents, y)
+
     monkeypatch.setattr(CountVectorizer, "transform", counting)
+    monkeypatch.setattr(CountVectorizer, "fit_transform", counting_fit)
     result = fit_topics(segments, embeddings, planted_config(nr_topics=3), codebook=codebook)
     assert (result.topics["topic"] >= 0).sum() == 3
-    assert len(whole_corpus_transforms) == 1
+    # One pass over the segments serves fit, reduction to 3 topics, absorption's update and the
+    # words per language and BERTopic's representative-document samples: c-TF-IDF counts come
+    # from that matrix, not from joined topic documents, and the samples are rows of it.
+    assert whole_corpus_transforms == [n_fitted] and passes == [n_fitted]
     representation = result.model.representation_model
     assert isinstance(representation, DistinctiveWords)
     fitted = segments.loc[segments["duplicate_of"] == "", "text"].tolist()
@@ -299,6 +312,27 @@ def test_distinctive_words_transform_the_same_documents_once(planted, codebook, 
         result.model.vectorizer_model, fitted[:5]
     )  # other texts: new transform
     assert other is not kept and other.shape[0] == 5
+
+
+def test_topic_counts_from_segment_rows_equal_bertopics_joined_documents(planted, codebook) -> None:
+    """Single words: summing the segments' rows per topic is exactly BERTopic's joined-string count."""
+    import copy
+
+    from bertopic import BERTopic
+
+    segments, embeddings = planted
+    result = fit_topics(segments, embeddings, planted_config(representation="ctfidf", max_ngram=1),
+                        codebook=codebook)  # fmt: skip
+    model = result.model
+    fitted = segments.loc[segments["duplicate_of"] == "", "text"].tolist()
+    documents = pd.DataFrame({"Document": fitted, "Topic": model.topics_})
+    joined = documents.groupby(["Topic"], as_index=False).agg({"Document": " ".join})
+    expected, joined_words = BERTopic._c_tf_idf(copy.deepcopy(model), joined)
+    words = list(model.vectorizer_model.get_feature_names_out())
+    assert sorted(words) == sorted(joined_words)
+    column = {word: i for i, word in enumerate(joined_words)}
+    np.testing.assert_allclose(model.c_tf_idf_.toarray(), expected.toarray()[:, [column[w] for w in words]])
+    assert model._segments is None  # nothing of the fit's documents stays on the model
 
 
 def test_max_ngram_must_be_positive(planted, codebook) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from bertopic import BERTopic
 from bertopic.backend import BaseEmbedder
 from bertopic.dimensionality import BaseDimensionalityReduction
@@ -50,18 +51,20 @@ class DistinctiveWords(BaseRepresentation):
         self._transformed: tuple[tuple[int, int, int], sparse.csr_matrix, np.ndarray] | None = None
 
     def doc_terms(
-        self, vectorizer: CountVectorizer, texts: Sequence[str]
+        self, vectorizer: CountVectorizer, texts: Sequence[str], *, fit: bool = False
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """`texts` as a documents × words count matrix, with its vocabulary.
 
         BERTopic asks for topic words again after every reduction and update, on the same documents,
         and the topic table asks once more per language: the transform (about 9 s for 28,000
-        segments) is kept for the last texts and vectorizer instead of being repeated.
+        segments) is kept for the last texts and vectorizer instead of being repeated. `fit`: fit
+        the vectorizer on `texts` first (once: a kept result for the same texts is reused).
         """
         texts = list(texts)
         key = (id(vectorizer), len(texts), hash(tuple(texts)))
         if self._transformed is None or self._transformed[0] != key:
-            self._transformed = (key, vectorizer.transform(texts).tocsr(), vectorizer.get_feature_names_out())
+            counts = vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts)
+            self._transformed = (key, counts.tocsr(), vectorizer.get_feature_names_out())
         return self._transformed[1], self._transformed[2]
 
     def extract_topics(self, topic_model, documents, c_tf_idf, topics):  # type: ignore[no-untyped-def]
@@ -74,6 +77,109 @@ class DistinctiveWords(BaseRepresentation):
             words = ranked.get(topic, [])
             padded[topic] = words + [("", 1e-5)] * (self.top_n_words - len(words))
         return padded
+
+
+class SegmentCountsBERTopic(BERTopic):
+    """BERTopic whose per-topic word counts come from one documents × words matrix of the segments.
+
+    Plain BERTopic joins each topic's documents into one string and runs the vectorizer over those
+    strings at every fit and update; with this package's vectorizer (Unicode and Arabic folding,
+    stop lists, bigrams, in Python) each pass over morocco-news cost about 20 s. Here the vectorizer
+    is fitted once on the segments themselves, and a topic's counts are the sum of its segments'
+    rows (a topics × segments indicator times the segments × words matrix), for every topic at once.
+    The one difference from joining: no bigram is formed across two segments (the last word of one
+    paragraph and the first of the next), which was never a phrase. Guided mode's seed words and
+    online fitting keep BERTopic's own path.
+    """
+
+    _segments: pd.DataFrame | None = None
+    _rows: tuple[dict[str, int], sparse.csr_matrix] | None = None  # text → row of the counts, during a fit
+
+    # BERTopic hands `_c_tf_idf` only the joined strings; the documents and their topics are kept
+    # from the two calls that precede it (fit and reduction: `_extract_topics`; `update_topics`:
+    # `_update_topic_size`), and `_joins` checks that they are what was joined.
+    def _extract_topics(self, documents: pd.DataFrame, *args: Any, **kwargs: Any) -> Any:
+        self._segments = documents
+        return super()._extract_topics(documents, *args, **kwargs)
+
+    def _update_topic_size(self, documents: pd.DataFrame) -> None:
+        self._segments = documents
+        super()._update_topic_size(documents)
+
+    def fit_transform(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().fit_transform(*args, **kwargs)
+        finally:
+            self._segments = self._rows = None
+
+    def update_topics(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().update_topics(*args, **kwargs)
+        finally:
+            self._segments = self._rows = None
+
+    def _extract_representative_docs(self, *args: Any, **kwargs: Any) -> Any:
+        # BERTopic transforms up to 500 sampled segments per topic (about 6 s on morocco-news):
+        # they are rows of the segments' counts already.
+        if self._rows is None:
+            return super()._extract_representative_docs(*args, **kwargs)
+        row_of, counts = self._rows
+        vectorizer = self.vectorizer_model
+
+        def transform(documents: Sequence[str]) -> sparse.csr_matrix:
+            documents = list(documents)
+            rows = [row_of.get(document) for document in documents]
+            if None in rows:
+                return type(vectorizer).transform(vectorizer, documents)
+            return counts[rows]
+
+        vectorizer.transform = transform  # this call only; removed below
+        try:
+            return super()._extract_representative_docs(*args, **kwargs)
+        finally:
+            del vectorizer.transform
+
+    def _c_tf_idf(self, documents_per_topic: pd.DataFrame, fit: bool = True, partial_fit: bool = False) -> Any:
+        segments, self._segments = self._segments, None  # used once: not kept on the fitted model
+        if (
+            not fit or partial_fit or segments is None or self.seed_topic_list
+            or getattr(self.ctfidf_model, "seed_words", None)
+            or not _joins(segments, documents_per_topic)
+        ):  # fmt: skip
+            return super()._c_tf_idf(documents_per_topic, fit=fit, partial_fit=partial_fit)
+        texts = segments["Document"].tolist()
+        counts, words = segment_doc_terms(self, texts)
+        self._rows = ({text: row for row, text in reversed(list(enumerate(texts)))}, counts)
+        order = {int(topic): row for row, topic in enumerate(documents_per_topic["Topic"].tolist())}
+        topics = segments["Topic"].to_numpy()
+        indicator = sparse.csr_matrix(
+            (np.ones(len(topics)), ([order[int(t)] for t in topics], np.arange(len(topics)))),
+            shape=(len(order), len(topics)),
+        )
+        per_topic = (indicator @ counts).tocsr()
+        self.ctfidf_model = self.ctfidf_model.fit(per_topic)
+        return self.ctfidf_model.transform(per_topic), words
+
+
+def _joins(segments: pd.DataFrame, documents_per_topic: pd.DataFrame) -> bool:
+    """Whether `documents_per_topic` is `segments` joined per topic (same topics, same characters)."""
+    topics = sorted(int(t) for t in documents_per_topic["Topic"].tolist())
+    if topics != sorted({int(t) for t in segments["Topic"].tolist()}):
+        return False
+    joined = sum(len(text) for text in documents_per_topic["Document"].tolist())
+    return joined == sum(len(text) for text in segments["Document"].tolist()) + len(segments) - len(topics)
+
+
+def segment_doc_terms(model: BERTopic, texts: Sequence[str]) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The segments × words counts of `texts` and the vocabulary, the model's vectorizer fitted on
+    `texts` once; kept in a `DistinctiveWords` representation's cache, so topic words and words
+    per language reuse them instead of transforming the texts again."""
+    representation = model.representation_model
+    if isinstance(representation, DistinctiveWords):
+        cache = representation
+    else:  # other representations: a cache of the model's own (BERTopic saves none of it)
+        cache = model.__dict__.setdefault("_doc_terms_cache", DistinctiveWords())
+    return cache.doc_terms(model.vectorizer_model, texts, fit=True)
 
 
 def _representation_model(config: TopicConfig, embedding_model: BaseEmbedder | None) -> Any:
@@ -132,7 +238,7 @@ def build_topic_model(
             cluster_selection_method=config.cluster_selection,
             prediction_data=True,
         )
-    return BERTopic(
+    return SegmentCountsBERTopic(
         embedding_model=embedding_model,
         umap_model=reducer,
         hdbscan_model=clusterer,

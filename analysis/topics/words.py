@@ -88,12 +88,16 @@ def surface_forms(texts: Sequence[str]) -> dict[str, str]:
     The vectorizer folds ة into ه and أ into ا so that variants count as one word; shown to a
     reader, "الشخصيه" looks misspelt, so labels and word lists show "الشخصية" instead.
     """
-    spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    # Counted per distinct word first (folding each word once, not at every occurrence); the
+    # counts keep first-seen order, so ties between spellings go the same way as word by word.
+    occurrences: Counter[str] = Counter()
     for text in texts:
-        for word in tokenize_words(unicodedata.normalize("NFKC", text).lower()):
-            folded = normalise_arabic(word)
-            if folded != word:
-                spellings[folded][word] += 1
+        occurrences.update(tokenize_words(unicodedata.normalize("NFKC", text).lower()))
+    spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for word, count in occurrences.items():
+        folded = normalise_arabic(word)
+        if folded != word:
+            spellings[folded][word] += count
     return {folded: counts.most_common(1)[0][0] for folded, counts in spellings.items()}
 
 
