@@ -205,6 +205,8 @@ def plain_bertopic(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tupl
 PACKAGE_VARIANTS: dict[str, dict] = {
     "package (distinctive words)": {},
     "package + centring on the corpus mean": {"centre_one_language": True},
+    # no reduction inside the fit (the same min_topic_size): topics are reduced once, to each k
+    "package - reduction at fit": {"nr_topics": None, "min_topic_size": 10},
     "package - cap - absorption": {"max_topic_share": None, "absorb_outliers_quantile": None},
     "package - topic-size cap": {"max_topic_share": None},
     "package - outlier absorption": {"absorb_outliers_quantile": None},
@@ -238,9 +240,8 @@ def package_pipeline(  # type: ignore[no-untyped-def]
     )
     changes = dict(PACKAGE_VARIANTS[name])
     centre_one_language = changes.pop("centre_one_language", False)
-    config = TopicConfig(
-        seed=seed, top_n_words=10, nr_topics=max(ks), representation="distinctive", max_ngram=1, **changes
-    )
+    settings = {"seed": seed, "top_n_words": 10, "nr_topics": max(ks), "representation": "distinctive"}
+    config = TopicConfig(**{**settings, "max_ngram": 1, **changes})
     with contextlib.ExitStack() as patches:
         if centre_one_language:  # the pre-fix path, kept as an ablation row
             patches.enter_context(mock.patch("analysis.topics.fit.needs_language_centring", lambda _: True))
