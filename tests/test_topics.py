@@ -700,3 +700,16 @@ def test_umap_numba_functions_are_cached_on_disk(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     numba_cache.set_cache_dir()
     assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path)  # the user's choice wins
+
+
+def test_a_corpus_of_one_language_is_not_centred() -> None:
+    # centring removes language offsets; with one language it would only subtract the corpus mean,
+    # which cost BBC News (English only) NPMI at k = 10 (benchmarks/results/paper_protocol.md)
+    from analysis.topics import CENTRING_MIN_SEGMENTS, needs_language_centring
+
+    many = CENTRING_MIN_SEGMENTS
+    assert not needs_language_centring(["en"] * 500)
+    assert not needs_language_centring(["en"] * 500 + ["fr"] * (many - 1))  # a handful of French
+    assert needs_language_centring(["en"] * 500 + ["fr"] * many)
+    assert needs_language_centring(["ar"] * many + ["fr"] * many + ["en"] * 3)
+    assert not needs_language_centring([])

@@ -24,7 +24,7 @@ from typing import Any
 
 _EXPORTS = {
     "scale": ("TINY_CORPUS", "DegradedTopicModelWarning", "ModelScale", "scale_parameters"),
-    "clusters": ("CENTRING_MIN_SEGMENTS", "centre_by_language", "absorb_outliers", "centroids"),
+    "clusters": ("CENTRING_MIN_SEGMENTS", "centre_by_language", "needs_language_centring", "absorb_outliers", "centroids"),
     "model": ("MMR_DIVERSITY", "EncoderEmbedder", "DistinctiveWords", "build_topic_model"),
     "words": (
         "LABEL_MIN_LANGUAGE_SHARE",

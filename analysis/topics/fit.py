@@ -23,7 +23,7 @@ from analysis.config import CorpusConfig, TopicConfig
 from analysis.encoders.base import Encoder
 from analysis.themes import OTHER, Codebook, best_dictionary_theme, dictionary_scores
 from analysis.themes import map_topics_to_themes as _map_topics_to_themes
-from analysis.topics.clusters import absorb_outliers, centre_by_language, centroids
+from analysis.topics.clusters import absorb_outliers, centre_by_language, centroids, needs_language_centring
 from analysis.topics.model import EncoderEmbedder, build_topic_model, quiet_bertopic
 from analysis.topics.scale import DegradedTopicModelWarning, ModelScale, scale_parameters
 from analysis.topics.words import topic_table
@@ -176,6 +176,7 @@ def _cluster_embeddings(state: _Fit, config: TopicConfig) -> None:
     embedded theme texts, so they cluster the embeddings as they are.
     """
     state.centred = config.centre_languages and config.mode == "unsupervised" and not state.scale.degraded
+    state.centred = state.centred and needs_language_centring(state.languages)  # one language: no offset
     state.cluster_embeddings = (
         centre_by_language(state.embeddings, state.languages) if state.centred else state.embeddings
     )
