@@ -171,7 +171,9 @@ def plot_share_heatmap(
             listed = ", ".join(f"{g} ({documents.get(g, '?')})" for g in small)
             note += f"\n{_plural(by)} with fewer than {minimum} documents pooled, no interval: {wrap(listed, 80, 2)}"
         ax.set_xlabel(note)
-        fig.colorbar(image, ax=ax, format=PercentFormatter(1.0, decimals=0), shrink=0.8, pad=0.01)
+        top = float(np.nanmax(image.get_array())) if np.size(image.get_array()) else 0.0
+        # one decimal under 10 %: whole percents label a 0-5 % scale "0%, 0%, 1%, 2%, 2%"
+        fig.colorbar(image, ax=ax, format=PercentFormatter(1.0, decimals=1 if top < 0.1 else 0), shrink=0.8, pad=0.01)
         ax.set_title(f"{str(unit).capitalize()} by {by}", loc="left")
     return fig, ax
 
