@@ -279,6 +279,7 @@ def write_tables(tables: dict[str, pd.DataFrame], run_dir: Path, config: RunConf
 
 def theme_labels(config: RunConfig | dict[str, Any] | None) -> dict[str, str]:
     """Theme key → the codebook's label, for tables and the report; empty when the codebook is gone."""
+    from analysis.figures import codebook_labels
     from analysis.themes import CodebookError, load_codebook
 
     if isinstance(config, dict):
@@ -286,7 +287,7 @@ def theme_labels(config: RunConfig | dict[str, Any] | None) -> dict[str, str]:
     else:
         path = config.topics.codebook if config is not None else ""
     try:
-        return {theme.key: theme.label for theme in load_codebook(path or None).themes}
+        return codebook_labels(load_codebook(path or None))
     except (CodebookError, OSError):
         return {}
 

@@ -535,12 +535,20 @@ def language_mix(table: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def fit_defaults(
+    segments: pd.DataFrame, encoder: Encoder, codebook: Codebook, cache: Path
+) -> tuple[Any, pd.DataFrame]:
+    """The segments embedded (through the cache) and fitted with the package's default topics."""
+    embeddings, _ = embed_segments(segments["text"].tolist(), encoder, cache)
+    result, table, _ = fit(segments, embeddings, encoder, codebook, TopicConfig())
+    return result, table
+
+
 def sample_quality(
     name: str, corpus: Any, encoder: Encoder, codebook: Codebook, cache: Path
 ) -> dict[str, Any]:
     segments = corpus.segments
-    embeddings, _ = embed_segments(segments["text"].tolist(), encoder, cache)
-    result, table, _ = fit(segments, embeddings, encoder, codebook, TopicConfig())
+    result, table = fit_defaults(segments, encoder, codebook, cache)
     matches = evaluate.cross_lingual_matches(table, "story")
     return {**topic_summary(table, result), "cross_lingual": matches, **language_mix(table)}
 
@@ -562,8 +570,7 @@ def seeds_quality(
     name: str, corpus: Any, encoder: Encoder, codebook: Codebook, cache: Path
 ) -> dict[str, Any]:
     segments = corpus.segments
-    embeddings, _ = embed_segments(segments["text"].tolist(), encoder, cache)
-    result, table, _ = fit(segments, embeddings, encoder, codebook, TopicConfig())
+    result, table = fit_defaults(segments, encoder, codebook, cache)
     pairs, problems = read_pairs(segments)
     topic_of = dict(zip(table["segment_id"], table["topic"].astype(int), strict=True))
     outcome: dict[str, Any] = {**topic_summary(table, result), "pair_problems": problems, "pairs": {}}
