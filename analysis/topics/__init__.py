@@ -22,6 +22,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from analysis.bertopic_plugins import skip_unused_plugins
+
+skip_unused_plugins()  # BERTopic, when first imported, without torch, transformers, spaCy
+
 _EXPORTS = {
     "scale": ("TINY_CORPUS", "DegradedTopicModelWarning", "ModelScale", "scale_parameters"),
     "clusters": ("CENTRING_MIN_SEGMENTS", "centre_by_language", "needs_language_centring", "absorb_outliers", "centroids"),
