@@ -34,34 +34,48 @@ def theme_examples(segments: pd.DataFrame, *, n: int = 2, include_duplicates: bo
 def drilldown(segments: pd.DataFrame, by: Sequence[str], *, n_documents: int = 3) -> pd.DataFrame:
     """One row per combination of `by` (e.g. topic and source, or source and theme): segments,
     documents, first and last date, and its `n_documents` largest documents as
-    "doc_id · date · title · url", so that every cell of a chart leads back to articles."""
+    "doc_id · date · title · url", so that every cell of a chart leads back to articles.
+
+    Grouped once over all cells (a loop over cells took 4 s on the 212-segment sample)."""
     require_columns(segments, ["doc_id", "date", *by], what="drilldown", fix=SEGMENTS_FIX)
-    rows = []
+    keys = list(by)
     extra = [c for c in ("topic_label", "theme") if c in segments and "topic" in by and c not in by]
-    for key, part in segments.groupby(list(by), sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        per_doc = part.groupby("doc_id", sort=False).agg(
-            n=("doc_id", "size"), date=("date", "first"),
-            title=("title", "first") if "title" in part else ("doc_id", "first"),
-            url=("url", "first") if "url" in part else ("doc_id", "first"),
-        )  # fmt: skip
-        top = per_doc.sort_values(["n", "date"], ascending=[False, True]).head(n_documents)
-        dates = pd.to_datetime(part["date"], errors="coerce")
-        documents = [
-            " · ".join(
-                str(v) for v in (doc, str(row.date)[:10], row.title, row.url) if str(v) not in ("", "NaT")
-            )
-            for doc, row in top.iterrows()
+    frame = segments.assign(
+        _date=pd.to_datetime(segments["date"], errors="coerce"),
+        _title=segments["title"] if "title" in segments else segments["doc_id"],
+        _url=segments["url"] if "url" in segments else segments["doc_id"],
+    )
+    cells = frame.groupby(keys, sort=True)
+    if cells.ngroups == 0:
+        return pd.DataFrame()
+    summary = cells.agg(n_segments=("doc_id", "size"), n_documents=("doc_id", "nunique"),
+                        first_date=("_date", "min"), last_date=("_date", "max"))  # fmt: skip
+    first_rows = cells.nth(0)[[*keys, *extra]].set_index(keys)  # each cell's first segment
+    per_doc = frame.groupby([*keys, "doc_id"], sort=False).agg(
+        n=("doc_id", "size"), date=("date", "first"), title=("_title", "first"), url=("_url", "first")
+    ).reset_index()
+    # a stable sort: documents tied on size and date keep their order of first appearance
+    top = per_doc.sort_values(["n", "date"], ascending=[False, True]).groupby(keys, sort=False).head(n_documents)
+    top = top.assign(
+        line=[
+            " · ".join(str(v) for v in (doc, str(date)[:10], title, url) if str(v) not in ("", "NaT"))
+            for doc, date, title, url in zip(top["doc_id"], top["date"], top["title"], top["url"], strict=True)
         ]
+    )
+    documents = top.groupby(keys, sort=False)["line"].agg(list)
+    rows = []
+    for key, row in summary.iterrows():
+        key = key if isinstance(key, tuple) else (key,)
+        index = key if len(keys) > 1 else key[0]
         rows.append(
             {
-                **dict(zip(by, key, strict=True)),
-                **{c: part[c].iat[0] for c in extra},
-                "n_segments": len(part),
-                "n_documents": part["doc_id"].nunique(),
-                "first_date": dates.min(),
-                "last_date": dates.max(),
-                "documents": documents,
+                **dict(zip(keys, key, strict=True)),
+                **{c: first_rows.loc[index, c] for c in extra},
+                "n_segments": int(row["n_segments"]),
+                "n_documents": int(row["n_documents"]),
+                "first_date": row["first_date"],
+                "last_date": row["last_date"],
+                "documents": documents.loc[index],
             }
         )
     return pd.DataFrame(rows)
