@@ -16,15 +16,18 @@ the same process). What changes in such a process: `bertopic.representation.Text
 `ZeroShotClassification`, `VisualRepresentation`, `PartOfSpeech` and
 `bertopic.backend.MultiModalBackend` are BERTopic's placeholders, and BERTopic's own `.bin`
 (pytorch) save and load are off. Whoever needs them imports `bertopic` before `analysis.topics`,
-or sets ANALYSIS_BERTOPIC_PLUGINS=all.
+or sets ANALYSIS_BERTOPIC_PLUGINS=all. `absent(LOAD_WITHOUT)` does the same around `BERTopic.load`
+(reading a run folder back: the `figures` command, resumed runs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from types import ModuleType
 
 UNUSED_PLUGINS = {
@@ -42,6 +45,25 @@ UNUSED_PLUGINS = {
 KEEP_ALL_ENV = "ANALYSIS_BERTOPIC_PLUGINS"
 
 
+@contextlib.contextmanager
+def absent(names: Iterable[str]) -> Iterator[None]:
+    """Within the block, importing any of `names` not imported yet raises ModuleNotFoundError."""
+    marked = [name for name in names if name not in sys.modules]
+    for name in marked:
+        sys.modules[name] = None  # type: ignore[assignment]  (Python's "absent module" marker)
+    try:
+        yield
+    finally:
+        for name in marked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
+# BERTopic.load always imports sentence-transformers to wrap an (empty) SentenceTransformer model,
+# which the embedder passed in then replaces; with the import failing it takes its BaseEmbedder.
+LOAD_WITHOUT = ("sentence_transformers",)
+
+
 class _WithoutPlugins(importlib.abc.Loader):
     """A module's own loader, run while the modules in `absent` read as not installed."""
 
@@ -53,18 +75,11 @@ class _WithoutPlugins(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        marked = [name for name in self.absent if name not in sys.modules]
-        for name in marked:
-            sys.modules[name] = None  # type: ignore[assignment]  (Python's "absent module" marker)
-        try:
+        with absent(self.absent):
             self.loader.exec_module(module)
-        finally:
-            for name in marked:
-                if name in sys.modules and sys.modules[name] is None:
-                    del sys.modules[name]
-            module.__loader__ = self.loader
-            if module.__spec__ is not None:
-                module.__spec__.loader = self.loader
+        module.__loader__ = self.loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
 
 
 class _BertopicFinder(importlib.abc.MetaPathFinder):

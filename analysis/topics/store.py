@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 from bertopic import BERTopic
 
+from analysis.bertopic_plugins import LOAD_WITHOUT, absent
 from analysis.encoders.base import Encoder
 from analysis.themes import codebook_to_toml, load_codebook
 from analysis.topics.files import TOPICS_PARQUET, read_topics
@@ -139,7 +140,7 @@ def check_safe_model_folder(folder: Path) -> None:
 def _load_bertopic(path: Path, encoder: Encoder | None) -> BERTopic:
     embedding_model = EncoderEmbedder(encoder) if encoder is not None else None
     saved = json.loads((path / "config.json").read_text(encoding="utf-8")).get("embedding_model")
-    with quiet_bertopic():
+    with quiet_bertopic(), absent(LOAD_WITHOUT):  # the package's embedder, never a sentence-transformers one
         if saved is None or Path(saved).is_dir():
             return BERTopic.load(str(path), embedding_model=embedding_model)
         # The stored local model folder is gone: BERTopic would look it up on the Hub. Load a
