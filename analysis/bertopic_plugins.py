@@ -30,6 +30,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from types import ModuleType
 
+from analysis import numba_cache
+
 UNUSED_PLUGINS = {
     # module being imported: the modules it may import that read as absent meanwhile
     "bertopic": (
@@ -75,6 +77,8 @@ class _WithoutPlugins(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
+        if module.__name__ == "bertopic":
+            numba_cache.import_umap()  # BERTopic imports umap: with all its numba functions cached
         with absent(self.absent):
             self.loader.exec_module(module)
         module.__loader__ = self.loader

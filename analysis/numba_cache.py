@@ -7,6 +7,11 @@ load 10 on 2 cores, 5.6 s in the next process once cached; benchmarks/results/sa
 CACHED_LIBRARIES that is not cached yet; numba then writes each compiled signature under
 NUMBA_CACHE_DIR (set by `analysis/__init__.py` to ~/.cache/analysis/numba unless already set) and
 reloads it, checked against the source file's timestamp, in later processes.
+
+`enable` can only reach functions compiled on first call. Two of umap's (`tau_rand_int`,
+`tau_rand` in umap/utils.py) are compiled when umap is imported, from an explicit signature, before
+anything can switch them: 1-3 s of every run's start-up. `import_umap` imports umap with caching
+the default of `numba.njit` meanwhile, so those load from the disk cache as well.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import functools
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 CACHED_LIBRARIES = ("umap", "pynndescent")
 NUMBA_CACHE_ENV = "NUMBA_CACHE_DIR"
@@ -30,6 +37,26 @@ def set_cache_dir() -> None:
     os.environ.setdefault(NUMBA_CACHE_ENV, str(default_cache_dir()))
 
 
+def import_umap() -> ModuleType:
+    """`umap`, imported (when it is not yet) with `cache=True` the default of numba.njit meanwhile."""
+    if "umap" in sys.modules:
+        return sys.modules["umap"]
+    import numba
+
+    plain = numba.njit
+
+    def cached_njit(*args: Any, **options: Any) -> Any:
+        options.setdefault("cache", True)
+        return plain(*args, **options)
+
+    numba.njit = cached_njit
+    try:
+        import umap
+    finally:
+        numba.njit = plain
+    return umap
+
+
 @functools.cache
 def enable() -> int:
     """Turn on disk caching for the loaded numba functions of CACHED_LIBRARIES; how many were switched.
@@ -37,7 +64,7 @@ def enable() -> int:
     Call it after importing UMAP and before its first fit (a function compiled before is not
     cached in this process, only from the next one on). Runs once per process.
     """
-    import umap  # noqa: F401  (loads umap's and pynndescent's modules, whose functions are switched)
+    import_umap()  # loads umap's and pynndescent's modules, whose functions are switched
     from numba.core.caching import NullCache
     from numba.core.dispatcher import Dispatcher
 

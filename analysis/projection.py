@@ -80,8 +80,9 @@ def _fit(embeddings: np.ndarray, *, seed: int) -> np.ndarray:
     if len(embeddings) < 30:  # too few for a neighbour graph: the first two principal components
         centred = embeddings - embeddings.mean(axis=0)
         return (centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T).astype(np.float32)
-    from umap import UMAP
+    from analysis.numba_cache import import_umap
 
+    UMAP = import_umap().UMAP
     neighbours = int(np.clip(len(embeddings) // 50, 10, 30))
     model = UMAP(n_components=2, n_neighbors=neighbours, min_dist=0.1, metric="cosine", random_state=seed)
     return model.fit_transform(embeddings).astype(np.float32)
