@@ -9,7 +9,11 @@ files relative to the run folder) in report order: the report places and caption
 
 from __future__ import annotations
 
+import functools
 import json
+import multiprocessing
+import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +93,7 @@ def render_run_figures(
     wanted = set(names) if names is not None else None
     labels = dict(theme_labels or {})
     order = list(labels)
-    saved: list[SavedFigure] = []
+    jobs: list[Callable[[], list[SavedFigure]]] = []  # one per figure (or page set), in report order
 
     def save(fig: Figure, name: str, title: str, caption: str, notes: Sequence[str] = ()) -> SavedFigure:
         paths = save_figure(fig, out_dir / f"{prefix}{name}", footer=footer, formats=config.formats,
@@ -97,25 +101,23 @@ def render_run_figures(
         if show is not None:
             show(fig)
         plt.close(fig)
-        entry = SavedFigure(f"{prefix}{name}", title, caption, {p.suffix[1:]: p for p in paths})
-        saved.append(entry)
-        return entry
+        return SavedFigure(f"{prefix}{name}", title, caption, {p.suffix[1:]: p for p in paths})
 
     def want(name: str) -> bool:
         return wanted is None or name in wanted
 
-    if want("corpus_overview"):
+    def corpus_overview() -> list[SavedFigure]:
         counts = tables.get("corpus_counts")
         counts = counts if counts is not None else tables_module.corpus_counts(segments, table_config)
-        save(plot_corpus_overview(counts)[0], "corpus_overview", "Corpus overview", _caption_overview(counts))
-    for name in ("theme_by_language", "theme_by_source"):
-        if want(name) and name in tables and not tables[name].empty:
-            shares = tables[name]
-            fig = plot_share_heatmap(shares, row_labels=labels, row_order=order, max_rows=config.max_topics)[0]
-            save(fig, name, f"Themes by {shares.attrs.get('by', name.split('_')[-1])}",
-                 _caption_heatmap(shares, order))  # fmt: skip
-    period_shares = tables.get("theme_by_period")
-    if want("theme_shares_over_time") and period_shares is not None and not period_shares.empty:
+        return [save(plot_corpus_overview(counts)[0], "corpus_overview", "Corpus overview", _caption_overview(counts))]
+
+    def heatmap(name: str) -> list[SavedFigure]:
+        shares = tables[name]
+        fig = plot_share_heatmap(shares, row_labels=labels, row_order=order, max_rows=config.max_topics)[0]
+        return [save(fig, name, f"Themes by {shares.attrs.get('by', name.split('_')[-1])}",
+                     _caption_heatmap(shares, order))]  # fmt: skip
+
+    def shares_over_time() -> list[SavedFigure]:
         trends = tables.get("theme_trends")
         flag = str(trends["flag"].iat[0]) if trends is not None and "flag" in trends and len(trends) else ""
         notes = [f"FLAG: {flag}: slopes are raw; the report gives the composition-adjusted trend"] if flag else []
@@ -124,10 +126,52 @@ def render_run_figures(
                      notes)  # fmt: skip
         entry.files["html"] = write_interactive(interactive_shares_over_time(period_shares, labels=labels),
                                                 out_dir / f"{prefix}theme_shares_over_time.html")  # fmt: skip
+        return [entry]
+
+    def theme_comparison() -> list[SavedFigure]:
+        return [save(plot_theme_comparison(comparison, labels=labels)[0], "theme_comparison", "Theme comparison",
+                     _caption_comparison(comparison))]  # fmt: skip
+
+    def top_words() -> list[SavedFigure]:
+        languages = segments["language"].value_counts().index.tolist()  # the corpus's own, largest first
+        words = tables.get("top_words")
+        if words is None:
+            words = tables_module.topic_word_shares(segments, topics, languages=languages,
+                                                    max_topics=len(topics))  # fmt: skip
+        pages = top_words_pages(list(pd.unique(words["topic"])), TOPICS_PER_PAGE)
+        entries = []
+        for page, chosen in enumerate(pages if len(words) else [], start=1):
+            stem = "top_words" if page == 1 else f"top_words_{page}"
+            fig = figure_top_words(words, languages=languages, topics=chosen)[0]
+            entries.append(save(fig, stem, "Top words per topic and language" + (f" ({page}/{len(pages)})" if len(pages) > 1 else ""),
+                                _caption_words(words, chosen, page, len(pages))))  # fmt: skip
+        return entries
+
+    def topic_similarity() -> list[SavedFigure]:
+        similarity = tables.get("topic_similarity")
+        if similarity is None:
+            similarity = tables_module.topic_similarity(segments, embeddings, max_topics=SIMILARITY_TOPICS)
+        return [save(plot_topic_similarity(similarity)[0], "topic_similarity", "Topic similarity",
+                     _caption_similarity(len(similarity), n_topics))]  # fmt: skip
+
+    def document_map() -> list[SavedFigure]:
+        entry = save(plot_document_map(points, max_topics=config.max_topics)[0], "document_map",
+                     "Document map", _caption_map(points, config.max_topics))  # fmt: skip
+        entry.files["html"] = write_interactive(interactive_document_map(points), out_dir / f"{prefix}document_map.html",
+                                                search=True)  # fmt: skip
+        return [entry]
+
+    if want("corpus_overview"):
+        jobs.append(corpus_overview)
+    for name in ("theme_by_language", "theme_by_source"):
+        if want(name) and name in tables and not tables[name].empty:
+            jobs.append(functools.partial(heatmap, name))
+    period_shares = tables.get("theme_by_period")
+    if want("theme_shares_over_time") and period_shares is not None and not period_shares.empty:
+        jobs.append(shares_over_time)
     comparison = tables.get("theme_comparison")
     if want("theme_comparison") and comparison is not None and not comparison.empty:
-        save(plot_theme_comparison(comparison, labels=labels)[0], "theme_comparison", "Theme comparison",
-             _caption_comparison(comparison))  # fmt: skip
+        jobs.append(theme_comparison)
     if "topic" not in segments:  # a corpus-stage run: no topic figures yet
         topics = embeddings = None
     if topics is not None and "hidden" in topics:  # a curation hid these topics from the charts
@@ -137,36 +181,59 @@ def render_run_figures(
         embeddings = embeddings[shown] if embeddings is not None else None
         points = points[shown].reset_index(drop=True) if points is not None else None
     if want("top_words") and topics is not None:
-        languages = segments["language"].value_counts().index.tolist()  # the corpus's own, largest first
-        words = tables.get("top_words")
-        if words is None:
-            words = tables_module.topic_word_shares(segments, topics, languages=languages,
-                                                    max_topics=len(topics))  # fmt: skip
-        pages = top_words_pages(list(pd.unique(words["topic"])), TOPICS_PER_PAGE)
-        for page, chosen in enumerate(pages if len(words) else [], start=1):
-            stem = "top_words" if page == 1 else f"top_words_{page}"
-            fig = figure_top_words(words, languages=languages, topics=chosen)[0]
-            save(fig, stem, "Top words per topic and language" + (f" ({page}/{len(pages)})" if len(pages) > 1 else ""),
-                 _caption_words(words, chosen, page, len(pages)))  # fmt: skip
+        jobs.append(top_words)
     n_topics = int(segments.loc[segments["topic"] != -1, "topic"].nunique()) if "topic" in segments else 0
     if embeddings is not None and n_topics > 2:
         if want("topic_similarity"):
-            similarity = tables.get("topic_similarity")
-            if similarity is None:
-                similarity = tables_module.topic_similarity(segments, embeddings, max_topics=SIMILARITY_TOPICS)
-            save(plot_topic_similarity(similarity)[0], "topic_similarity", "Topic similarity",
-                 _caption_similarity(len(similarity), n_topics))  # fmt: skip
+            jobs.append(topic_similarity)
         if want("document_map"):
-            if points is None:
+            if points is None:  # here, not in a worker: the projection is cached for the next run
                 from analysis.projection import document_map_points
 
                 points = document_map_points(segments, embeddings, seed=table_config.seed)
-            entry = save(plot_document_map(points, max_topics=config.max_topics)[0], "document_map",
-                         "Document map", _caption_map(points, config.max_topics))  # fmt: skip
-            entry.files["html"] = write_interactive(interactive_document_map(points), out_dir / f"{prefix}document_map.html",
-                                                    search=True)  # fmt: skip
+            jobs.append(document_map)
+    saved = run_jobs(jobs, workers=1 if show is not None else None)
     write_captions(saved, out_dir, merge=names is not None)
     return saved
+
+
+def run_jobs(jobs: Sequence[Callable[[], list[SavedFigure]]], *, workers: int | None = None) -> list[SavedFigure]:
+    """Each job's figures, in the jobs' order; drawn in `workers` processes (None: one per core).
+
+    Each figure is drawn and saved on its own (matplotlib has no shared state between figures), so
+    on the sample's 8 figures two cores halve the stage. The workers are forked, so they inherit
+    the data and the imports; with one core, one job, or other threads alive in this process
+    (forking those is unsafe), the jobs run here, one after another.
+    """
+    if workers is None:
+        workers = _available_cores()
+    workers = min(workers, len(jobs))
+    if workers < 2 or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [entry for job in jobs for entry in job()]
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _PENDING
+    _PENDING = list(jobs)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = list(pool.map(_run_pending, range(len(jobs))))
+    finally:
+        _PENDING = []
+    return [entry for entries in done for entry in entries]
+
+
+_PENDING: list[Callable[[], list[SavedFigure]]] = []  # the jobs a forked worker finds by index
+
+
+def _run_pending(index: int) -> list[SavedFigure]:
+    return _PENDING[index]()
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def save_run_figures(
