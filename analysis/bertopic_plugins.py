@@ -15,7 +15,7 @@ transformers and sentence-transformers stay importable (the sentence-transformer
 the same process). What changes in such a process: `bertopic.representation.TextGeneration`,
 `ZeroShotClassification`, `VisualRepresentation`, `PartOfSpeech` and
 `bertopic.backend.MultiModalBackend` are BERTopic's placeholders, and BERTopic's own `.bin`
-(pytorch) save and load are off. Whoever needs them imports `bertopic` before `analysis.topics`,
+(pytorch) format and its Hugging Face Hub push and load are off. Whoever needs them imports `bertopic` before `analysis.topics`,
 or sets ANALYSIS_BERTOPIC_PLUGINS=all. `absent(LOAD_WITHOUT)` does the same around `BERTopic.load`
 (reading a run folder back: the `figures` command, resumed runs).
 """
@@ -42,7 +42,10 @@ UNUSED_PLUGINS = {
         "bertopic.representation._pos",  # spaCy
     ),
     # torch only while this one module runs: scipy and others look torch up in sys.modules
-    "bertopic._save_utils": ("torch",),  # the pytorch `.bin` format only
+    "bertopic._save_utils": (
+        "torch",  # the pytorch `.bin` format only
+        "huggingface_hub",  # pushing to and loading from the Hugging Face Hub (the package is offline)
+    ),
 }
 KEEP_ALL_ENV = "ANALYSIS_BERTOPIC_PLUGINS"
 

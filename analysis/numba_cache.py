@@ -11,7 +11,10 @@ reloads it, checked against the source file's timestamp, in later processes.
 `enable` can only reach functions compiled on first call. Two of umap's (`tau_rand_int`,
 `tau_rand` in umap/utils.py) are compiled when umap is imported, from an explicit signature, before
 anything can switch them: 1-3 s of every run's start-up. `import_umap` imports umap with caching
-the default of `numba.njit` meanwhile, so those load from the disk cache as well.
+the default of `numba.njit` meanwhile, so those load from the disk cache as well. It also keeps
+`cffi` from numba while its typing context is first built: numba's cffi support (cffi functions
+called from jitted code, which UMAP never does) imports pycparser, 1-4 s per process; in such a
+process numba cannot type cffi functions.
 """
 
 from __future__ import annotations
@@ -49,9 +52,12 @@ def import_umap() -> ModuleType:
         options.setdefault("cache", True)
         return plain(*args, **options)
 
+    from analysis.bertopic_plugins import absent
+
     numba.njit = cached_njit
     try:
-        import umap
+        with absent(["cffi"]):  # numba's cffi typing (unused by UMAP) would parse C headers: ~1 s
+            import umap
     finally:
         numba.njit = plain
     return umap

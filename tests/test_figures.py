@@ -380,3 +380,49 @@ def test_short_labels_cut_at_language_seams_without_stray_fragments():
     assert short_label(label, len(first) + 5).lstrip("\u200e") == first
     assert short_label(label, 22).lstrip("\u200e") == "2 · ar: التعليم"
     assert "·…" not in short_label(label, 30) and not short_label(label, 30).endswith("·")
+
+
+@pytest.mark.slow
+def test_figures_drawn_in_two_processes_equal_those_drawn_in_one(
+    tmp_path, monkeypatch, segments, tables, topics, embeddings
+):
+    """The same files, pixel for pixel, and the same figures.json, whichever way they were drawn."""
+    from analysis.figures import run as figure_run
+
+    original = figure_run.run_jobs
+    for workers in (1, 2):
+        monkeypatch.setattr(figure_run, "run_jobs", lambda jobs, workers=None, _n=workers: original(jobs, workers=_n))
+        write_run_figures(segments, tmp_path / f"w{workers}", footer=FOOTER, tables=tables, topics=topics,
+                          embeddings=embeddings, figure_config=FigureConfig(formats=("png",)))  # fmt: skip
+    one, two = tmp_path / "w1", tmp_path / "w2"
+    assert (one / "figures.json").read_text(encoding="utf-8").replace("w1/", "w2/") == (
+        two / "figures.json"
+    ).read_text(encoding="utf-8")
+    pngs = sorted(p.name for p in one.glob("*.png"))
+    assert pngs == sorted(p.name for p in two.glob("*.png")) and len(pngs) >= 6
+    for name in pngs:
+        a, b = (np.asarray(Image.open(folder / name).convert("RGB")) for folder in (one, two))
+        assert a.shape == b.shape and (a == b).all(), name
+    assert plt.get_fignums() == []
+
+
+def test_run_jobs_draws_in_worker_processes_keeps_the_report_order_and_raises_their_errors():
+    import os
+
+    from analysis.figures.run import SavedFigure, run_jobs
+
+    def job(name):
+        return lambda: [SavedFigure(name, name, str(os.getpid()))]
+
+    names = [f"figure_{i}" for i in range(5)]
+    parallel = run_jobs([job(n) for n in names], workers=2)
+    assert [f.name for f in parallel] == names
+    assert {int(f.caption) for f in parallel} - {os.getpid()}  # drawn in forked workers
+    serial = run_jobs([job(n) for n in names], workers=1)
+    assert [f.name for f in serial] == names and {int(f.caption) for f in serial} == {os.getpid()}
+
+    def broken():
+        raise ValueError("renderer failed on purpose")
+
+    with pytest.raises(ValueError, match="on purpose"):
+        run_jobs([job("a"), broken], workers=2)

@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import threading
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,21 +203,25 @@ def run_jobs(jobs: Sequence[Callable[[], list[SavedFigure]]], *, workers: int | 
 
     Each figure is drawn and saved on its own (matplotlib has no shared state between figures), so
     on the sample's 8 figures two cores halve the stage. The workers are forked, so they inherit
-    the data and the imports; with one core, one job, or other threads alive in this process
-    (forking those is unsafe), the jobs run here, one after another.
+    the data and the imports. Daemon threads (the manifest's memory sampler, tqdm's monitor) do not
+    follow into a forked worker, which never waits on them; with one core, one job, or another
+    non-daemon thread alive (its locks could be held at the fork), the jobs run here in turn.
     """
     if workers is None:
         workers = _available_cores()
     workers = min(workers, len(jobs))
-    if workers < 2 or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+    busy = any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate())
+    if workers < 2 or busy or "fork" not in multiprocessing.get_all_start_methods():
         return [entry for job in jobs for entry in job()]
     from concurrent.futures import ProcessPoolExecutor
 
     global _PENDING
     _PENDING = list(jobs)
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            done = list(pool.map(_run_pending, range(len(jobs))))
+        with warnings.catch_warnings():  # Python 3.12+ warns on any fork beside threads, daemon ones too
+            warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                done = list(pool.map(_run_pending, range(len(jobs))))
     finally:
         _PENDING = []
     return [entry for entries in done for entry in entries]
