@@ -349,10 +349,15 @@ def _sheet_title(name: str, used: set[str]) -> str:
 
 
 def _append_row(sheet: Any, values: list[Any]) -> None:
-    sheet.append([_excel_value(v) for v in values])
-    for cell in sheet[sheet.max_row]:
+    from openpyxl.cell import Cell
+
+    # cells typed before they are appended: finding the appended row again (sheet.max_row) scans
+    # every cell of the sheet, quadratic in its rows
+    cells = [Cell(sheet, value=_excel_value(v)) for v in values]
+    for cell in cells:
         if isinstance(cell.value, str):
             cell.data_type = "s"  # never a formula, whatever the text starts with
+    sheet.append(cells)
 
 
 def _excel_value(value: Any) -> Any:
