@@ -199,6 +199,9 @@ def representative_segments(
     if n < 1:
         raise ValueError(f"representative_segments: n must be at least 1, got {n}")
     frame = segments.reset_index(drop=True)
+    keep = (frame["topic"] != -1).to_numpy()
+    if not include_duplicates:
+        keep = keep & is_original(frame).to_numpy()
     if embeddings is not None:
         embeddings = np.asarray(embeddings, dtype=float)
         if embeddings.ndim != 2 or len(embeddings) != len(frame):
@@ -207,15 +210,13 @@ def representative_segments(
                 f"per segment ({len(frame)}, d), in the order of the segment table"
             )
         scores, method = _centroid_similarity(frame, embeddings), "centroid cosine"
-    elif topics is not None:
-        scores, method = _topic_word_hits(frame, topics), "topic words"
+    elif topics is not None:  # scored only where a segment can be chosen: folding every text is the cost
+        scores, method = np.full(len(frame), np.nan), "topic words"
+        scores[keep] = _topic_word_hits(frame[keep], topics)
     else:
         require_columns(frame, ["theme_score"], what="representative_segments without topics or embeddings", fix=SEGMENTS_FIX)
         scores, method = frame["theme_score"].to_numpy(dtype=float), "theme score"
     frame = frame.assign(score=scores, method=method)
-    keep = frame["topic"] != -1
-    if not include_duplicates:
-        keep &= is_original(frame)
     frame = frame[keep].sort_values(
         ["topic", "language", "score", "segment_id"], ascending=[True, True, False, True]
     )
