@@ -391,7 +391,8 @@ def test_figures_drawn_in_two_processes_equal_those_drawn_in_one(
 
     original = figure_run.run_jobs
     for workers in (1, 2):
-        monkeypatch.setattr(figure_run, "run_jobs", lambda jobs, workers=None, _n=workers: original(jobs, workers=_n))
+        monkeypatch.setattr(figure_run, "run_jobs",
+                            lambda jobs, workers=None, order=None, _n=workers: original(jobs, workers=_n, order=order))
         write_run_figures(segments, tmp_path / f"w{workers}", footer=FOOTER, tables=tables, topics=topics,
                           embeddings=embeddings, figure_config=FigureConfig(formats=("png",)))  # fmt: skip
     one, two = tmp_path / "w1", tmp_path / "w2"
@@ -418,6 +419,10 @@ def test_run_jobs_draws_in_worker_processes_keeps_the_report_order_and_raises_th
     parallel = run_jobs([job(n) for n in names], workers=2)
     assert [f.name for f in parallel] == names
     assert {int(f.caption) for f in parallel} - {os.getpid()}  # drawn in forked workers
+    started_last_first = run_jobs([job(n) for n in names], workers=2, order=[4, 3, 2, 1, 0])
+    assert [f.name for f in started_last_first] == names  # returned in the jobs' order all the same
+    with pytest.raises(ValueError, match="each of the 5 job indices"):
+        run_jobs([job(n) for n in names], workers=2, order=[0, 0, 1, 2, 3])
     serial = run_jobs([job(n) for n in names], workers=1)
     assert [f.name for f in serial] == names and {int(f.caption) for f in serial} == {os.getpid()}
 

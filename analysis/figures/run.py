@@ -133,20 +133,12 @@ def render_run_figures(
         return [save(plot_theme_comparison(comparison, labels=labels)[0], "theme_comparison", "Theme comparison",
                      _caption_comparison(comparison))]  # fmt: skip
 
-    def top_words() -> list[SavedFigure]:
-        languages = segments["language"].value_counts().index.tolist()  # the corpus's own, largest first
-        words = tables.get("top_words")
-        if words is None:
-            words = tables_module.topic_word_shares(segments, topics, languages=languages,
-                                                    max_topics=len(topics))  # fmt: skip
-        pages = top_words_pages(list(pd.unique(words["topic"])), TOPICS_PER_PAGE)
-        entries = []
-        for page, chosen in enumerate(pages if len(words) else [], start=1):
-            stem = "top_words" if page == 1 else f"top_words_{page}"
-            fig = figure_top_words(words, languages=languages, topics=chosen)[0]
-            entries.append(save(fig, stem, "Top words per topic and language" + (f" ({page}/{len(pages)})" if len(pages) > 1 else ""),
-                                _caption_words(words, chosen, page, len(pages))))  # fmt: skip
-        return entries
+    def top_words_page(words: pd.DataFrame, languages: list[str], pages: list[list[Any]], page: int) -> list[SavedFigure]:
+        chosen = pages[page - 1]
+        stem = "top_words" if page == 1 else f"top_words_{page}"
+        fig = figure_top_words(words, languages=languages, topics=chosen)[0]
+        return [save(fig, stem, "Top words per topic and language" + (f" ({page}/{len(pages)})" if len(pages) > 1 else ""),
+                     _caption_words(words, chosen, page, len(pages)))]  # fmt: skip
 
     def topic_similarity() -> list[SavedFigure]:
         similarity = tables.get("topic_similarity")
@@ -181,8 +173,14 @@ def render_run_figures(
         topics, segments = topics[~topics["topic"].isin(hidden)], segments[shown]
         embeddings = embeddings[shown] if embeddings is not None else None
         points = points[shown].reset_index(drop=True) if points is not None else None
-    if want("top_words") and topics is not None:
-        jobs.append(top_words)
+    if want("top_words") and topics is not None:  # the shares here, then one job per page
+        languages = segments["language"].value_counts().index.tolist()  # the corpus's own, largest first
+        words = tables.get("top_words")
+        if words is None:
+            words = tables_module.topic_word_shares(segments, topics, languages=languages,
+                                                    max_topics=len(topics))  # fmt: skip
+        pages = top_words_pages(list(pd.unique(words["topic"])), TOPICS_PER_PAGE) if len(words) else []
+        jobs += [functools.partial(top_words_page, words, languages, pages, page) for page in range(1, len(pages) + 1)]
     n_topics = int(segments.loc[segments["topic"] != -1, "topic"].nunique()) if "topic" in segments else 0
     if embeddings is not None and n_topics > 2:
         if want("topic_similarity"):
@@ -193,13 +191,21 @@ def render_run_figures(
 
                 points = document_map_points(segments, embeddings, seed=table_config.seed)
             jobs.append(document_map)
-    saved = run_jobs(jobs, workers=1 if show is not None else None)
+    # the document map starts first: on a large corpus it is the longest job (all points, label placement)
+    start = sorted(range(len(jobs)), key=lambda k: jobs[k] is not document_map)
+    saved = run_jobs(jobs, workers=1 if show is not None else None, order=start)
     write_captions(saved, out_dir, merge=names is not None)
     return saved
 
 
-def run_jobs(jobs: Sequence[Callable[[], list[SavedFigure]]], *, workers: int | None = None) -> list[SavedFigure]:
-    """Each job's figures, in the jobs' order; drawn in `workers` processes (None: one per core).
+def run_jobs(
+    jobs: Sequence[Callable[[], list[SavedFigure]]],
+    *,
+    workers: int | None = None,
+    order: Sequence[int] | None = None,
+) -> list[SavedFigure]:
+    """Each job's figures, in the jobs' order; drawn in `workers` processes (None: one per core),
+    started in `order` (indices into `jobs`; default: as given).
 
     Each figure is drawn and saved on its own (matplotlib has no shared state between figures), so
     on the sample's 8 figures two cores halve the stage. The workers are forked, so they inherit
@@ -215,16 +221,20 @@ def run_jobs(jobs: Sequence[Callable[[], list[SavedFigure]]], *, workers: int | 
         return [entry for job in jobs for entry in job()]
     from concurrent.futures import ProcessPoolExecutor
 
+    order = list(order) if order is not None else list(range(len(jobs)))
+    if sorted(order) != list(range(len(jobs))):
+        raise ValueError(f"order must hold each of the {len(jobs)} job indices once, got {order}")
+
     global _PENDING
     _PENDING = list(jobs)
     try:
         with warnings.catch_warnings():  # Python 3.12+ warns on any fork beside threads, daemon ones too
             warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                done = list(pool.map(_run_pending, range(len(jobs))))
+                done = dict(zip(order, pool.map(_run_pending, order), strict=True))
     finally:
         _PENDING = []
-    return [entry for entries in done for entry in entries]
+    return [entry for k in range(len(jobs)) for entry in done[k]]
 
 
 _PENDING: list[Callable[[], list[SavedFigure]]] = []  # the jobs a forked worker finds by index
