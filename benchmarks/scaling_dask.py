@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--corpus-sizes", default="100000")
+    parser.add_argument("--dedupe-sizes", default="all", help="sizes whose segment table is deduplicated "
+                        "on its own (others keep the replicated flags: replica 0 the run's, replicas none)")
     parser.add_argument("--cluster", default="local:2")
     parser.add_argument("--memory-limit", default="3GiB", help="per worker")
     parser.add_argument("--fit-sample", type=int, default=10_000)
@@ -184,11 +186,12 @@ def main(argv: list[str] | None = None) -> int:
                 table = raw_table(segments, Path(folder) / "replicated.csv")
                 measured("corpus (partitioned, from raw rows)", n, build_corpus_partitioned, table,
                          CorpusConfig(), client, partition_size=1_000, progress=False)  # fmt: skip
-        near = near_pairs_partitioned(client, partition_size=args.partition_size, progress=False)
-        duplicate_of = measured("dedupe (exact + near, band shuffle)", n, mark_duplicates, segments, 0.85,
-                                near_pairs=near)  # fmt: skip
-        segments["duplicate_of"] = duplicate_of.astype(str)
-        rows[-1]["duplicates"] = int((segments["duplicate_of"] != "").sum())
+        if args.dedupe_sizes == "all" or str(n) in args.dedupe_sizes.split(","):
+            near = near_pairs_partitioned(client, partition_size=args.partition_size, progress=False)
+            duplicate_of = measured("dedupe (exact + near, band shuffle)", n, mark_duplicates, segments, 0.85,
+                                    near_pairs=near)  # fmt: skip
+            segments["duplicate_of"] = duplicate_of.astype(str)
+            rows[-1]["duplicates"] = int((segments["duplicate_of"] != "").sum())
         rows.append({"segments": n, "stage": "embed (extrapolated)", "seconds": round(n / rate, 1),
                      "note": f"{rate:.1f} segments/s measured on {measured_on} (workers' encoder loading included)"})  # fmt: skip
         if n > args.max_topics_size:  # its dictionary scores alone would outlast the session: not measured

@@ -32,7 +32,10 @@ from analysis.compute import (  # noqa: E402  (after the skip: these need Dask)
     fit_on_sample,
     near_pairs_partitioned,
 )
+from analysis.compute.corpus import partition_corpus  # noqa: E402
 from analysis.compute.topics import sample_rows  # noqa: E402
+from analysis.corpus import write_corpus  # noqa: E402
+from analysis.readers import CorpusError  # noqa: E402
 
 STORY = (
     "The ministry announced a national plan for artificial intelligence in public services, with "
@@ -70,6 +73,45 @@ def test_partitioned_corpus_equals_the_single_process(client, duplicated_corpus:
     assert duplicate_of["d10"] == "d1" and duplicate_of["d11"] == "d3"
     status = parted.ledger[parted.ledger["kind"] == "document"].set_index("doc_id")["status"]
     assert status["d10"] == status["d11"] == "duplicate" and (status.drop(["d10", "d11"]) == "used").all()
+
+
+def test_segments_written_by_the_workers_equal_the_single_process_files(client, duplicated_corpus, tmp_path) -> None:
+    single = write_corpus(build_corpus(duplicated_corpus, CorpusConfig(), progress=False), tmp_path / "one")
+    parted = partition_corpus(duplicated_corpus, CorpusConfig(), client, partition_size=3, progress=False)
+    assert parted.duplicates == {"exact": 1, "near": 1} and len(parted.parts) == 4
+    written = parted.write(tmp_path / "parts", client)
+    pd.testing.assert_frame_equal(pd.read_parquet(written["segments"]), pd.read_parquet(single["segments"]))
+    assert written["ledger"].read_bytes() == single["ledger"].read_bytes()
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(written["segments"]).metadata.num_row_groups == 4  # one per block of 3 documents
+    assert not (tmp_path / "parts" / "segments.parts").exists()
+
+
+def _two_file_corpus(folder: Path, second_ids: list[str]) -> Path:
+    """Two CSV files of one source, each with a footer line in every document; `second_ids` for file b."""
+    footer = "Follow us on the network for more news."
+    for name, ids in (("a", [f"a{i}" for i in range(4)]), ("b", second_ids)):
+        texts = [f"Article {i} of {name}. " + STORY.format(city=f"{name}{i}") + f"\n\n{footer}" for i in ids]
+        pd.DataFrame({"id": ids, "text": texts}).to_csv(folder / f"{name}.csv", index=False)
+    description = folder / "two.toml"
+    description.write_text('name = "two"\n[[input]]\npath = "*.csv"\nid = "id"\nsource = "Same"\n')
+    return description
+
+
+def test_furniture_and_ids_are_counted_across_files(client, tmp_path: Path) -> None:
+    # the footer is in 4 documents of each file: 8 in all, above min_docs = 5 only across the files
+    description = _two_file_corpus(tmp_path, [f"b{i}" for i in range(4)])
+    single = build_corpus(description, CorpusConfig(), progress=False)
+    parted = build_corpus_partitioned(description, CorpusConfig(), client, partition_size=3, progress=False)
+    pd.testing.assert_frame_equal(parted.segments, single.segments)
+    pd.testing.assert_frame_equal(parted.ledger, single.ledger)
+    assert not parted.segments["text"].str.contains("Follow us").any()
+    assert (parted.ledger["kind"] == "piece").sum() == 8
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    with pytest.raises(CorpusError, match=r"duplicate document ids \(1\): 'a2' at .*a\.csv:row 3, .*b\.csv:row 2"):
+        build_corpus_partitioned(_two_file_corpus(clash, ["b0", "a2"]), CorpusConfig(), client, progress=False)
 
 
 def test_sample_corpus_is_the_same_in_partitions(client) -> None:
