@@ -12,6 +12,7 @@ equals `analysis.corpus.build_corpus` row for row.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -104,13 +105,14 @@ def partition_corpus(
     facts = wait_all([client.submit(_facts, c, pure=False) for c in cleaned], "cleaning and segmenting",
                      progress=progress)  # fmt: skip
     columns = list(SEGMENT_COLUMNS) + list(dict.fromkeys(c for f in facts for c in f["extra"]))
-    tables = [client.submit(_conform, c, columns, pure=False) for c in cleaned]
+    conformed = [client.submit(_conform, c, columns, pure=False) for c in cleaned]
+    del cleaned  # each block's first table is released once conformed
+    tables = [client.submit(_segments_of, c, pure=False) for c in conformed]
     lengths = [f["n_segments"] for f in facts]
     found = find_duplicates(client, tables, lengths, config.near_duplicate_threshold, progress=progress)
-    parts = [
-        client.submit(_finish, c, t, dupes, root, pure=False)
-        for c, t, dupes in zip(cleaned, tables, found.of_partition, strict=True)
-    ]
+    parts = [client.submit(_finish, c, dupes, root, pure=False) for c, dupes in zip(conformed, found.of_partition,
+                                                                                     strict=True)]  # fmt: skip
+    del conformed, tables
     checked = wait_all([client.submit(_n_document_rows, p, pure=False) for p in parts], "ledger", progress=progress)
     n_documents = sum(s["n_documents"] for s in summaries)
     if sum(checked) != n_documents:
@@ -186,7 +188,9 @@ def _clean_and_segment(
     cleaned = single._clean_all(block, config, False, repeated)
     implausible: dict[str, str] = {}
     segments = single._segment_all(cleaned, config, root, False, implausible)
-    return cleaned, segments, implausible
+    # the ledger needs each document's status and removed pieces, not its texts: drop them here
+    light = [dataclasses.replace(c, text="", document=dataclasses.replace(c.document, text="")) for c in cleaned]
+    return light, segments, implausible
 
 
 def _facts(block: tuple) -> dict[str, Any]:
@@ -194,14 +198,19 @@ def _facts(block: tuple) -> dict[str, Any]:
     return {"extra": single._extra_columns(cleaned), "n_segments": len(segments)}
 
 
-def _conform(block: tuple, columns: list[str]) -> pd.DataFrame:
-    """The block's segments with every block's columns, typed as the single process types them."""
-    return single._typed(block[1].reindex(columns=columns))
+def _conform(block: tuple, columns: list[str]) -> tuple:
+    """The block with every block's columns in its segments, typed as the single process types them."""
+    cleaned, segments, implausible = block
+    return cleaned, single._typed(segments.reindex(columns=columns)), implausible
 
 
-def _finish(block: tuple, segments: pd.DataFrame, duplicate_of: dict[int, str], root: Path) -> tuple:
+def _segments_of(block: tuple) -> pd.DataFrame:
+    return block[1]
+
+
+def _finish(block: tuple, duplicate_of: dict[int, str], root: Path) -> tuple:
     """The block's segments with their duplicate flags, and its ledger, checked."""
-    cleaned, _, implausible = block
+    cleaned, segments, implausible = block
     flags = np.full(len(segments), "", dtype=object)
     for row, original in duplicate_of.items():
         flags[row] = original

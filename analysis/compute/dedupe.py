@@ -69,9 +69,9 @@ def candidate_pairs(keys: Any) -> Any:
     return paired[paired["row"] != paired["first"]][["first", "row"]]
 
 
-def band_keys(texts: list[str], rows: np.ndarray, n_rows: int, n_bands: int) -> tuple:
+def band_keys(texts: list[str], rows: np.ndarray, n_rows: int, n_bands: int, *, keep_texts: bool = True) -> tuple:
     """Signatures of one partition's `texts` and its (band, key, row) table; `rows`: their global
-    positions (increasing). Returns (signatures, table, rows, texts)."""
+    positions (increasing). Returns (signatures, table, rows, texts or [] without `keep_texts`)."""
     rows = np.asarray(rows, dtype=np.int64)
     signatures = np.concatenate(
         [segment._signatures(texts[i : i + segment._CHUNK]) for i in range(0, len(texts), segment._CHUNK)]
@@ -86,7 +86,7 @@ def band_keys(texts: list[str], rows: np.ndarray, n_rows: int, n_bands: int) -> 
             frames.append(pd.DataFrame({"band": np.full(len(key), band, dtype=np.int64), "key": key,
                                         "row": rows[has_shingles]}))  # fmt: skip
     table = pd.concat(frames, ignore_index=True) if frames else BAND_META.copy()
-    return signatures, table, rows, texts
+    return signatures, table, rows, texts if keep_texts else []
 
 
 def keys_of(part: tuple) -> pd.DataFrame:
@@ -97,4 +97,4 @@ def signature_rows(part: tuple, wanted: np.ndarray) -> tuple[np.ndarray, list[st
     """Signatures and texts of the partition's rows `wanted` (global positions)."""
     signatures, _, rows, texts = part
     at = np.searchsorted(rows, np.asarray(wanted))
-    return signatures[at], [texts[i] for i in at.tolist()]
+    return signatures[at], [texts[i] for i in at.tolist()] if texts else []

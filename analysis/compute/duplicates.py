@@ -61,7 +61,7 @@ def find_duplicates(
         mine = [exact_rows[block_of(exact_rows) == b] for b in range(len(parts))]
         bands = [client.submit(_near_keys, part, int(start), skip, threshold, pure=False)
                  for part, start, skip in zip(parts, starts, mine, strict=True)]  # fmt: skip
-        near_pairs = _near_pairs(client, bands, block_of, threshold, progress=progress)
+        near_pairs = _near_pairs(client, bands, parts, starts, block_of, threshold, progress=progress)
     pairs = np.concatenate([exact_pairs, near_pairs])
     originals = _originals(client, keys, block_of, pairs)
     duplicate_rows = np.array(sorted(originals), dtype=np.int64)
@@ -106,10 +106,12 @@ def _near_keys(segments: pd.DataFrame, start: int, skip: np.ndarray, threshold: 
     rows = np.setdiff1d(np.arange(start, start + len(segments), dtype=np.int64), skip)
     texts = segment.normalise_for_duplicates(segments["text"].astype(str).to_numpy()[rows - start].tolist())
     n_rows, n_bands = segment._lsh_shape(threshold)
-    return band_keys(texts, rows, n_rows, n_bands)
+    return band_keys(texts, rows, n_rows, n_bands, keep_texts=False)
 
 
-def _near_pairs(client: Any, bands: list[Any], block_of, threshold: float, *, progress: bool) -> np.ndarray:
+def _near_pairs(
+    client: Any, bands: list[Any], parts: list[Any], starts: np.ndarray, block_of, threshold: float, *, progress: bool
+) -> np.ndarray:
     """Pairs of representatives (global rows) whose estimated Jaccard similarity reaches `threshold`."""
     import dask.dataframe as dd
 
@@ -124,17 +126,29 @@ def _near_pairs(client: Any, bands: list[Any], block_of, threshold: float, *, pr
     wanted = np.unique(candidates)
     owner = block_of(wanted)
     fetched = [client.submit(signature_rows, bands[b], wanted[owner == b], pure=False) for b in np.unique(owner)]
-    parts = wait_all(fetched, "near duplicates: pairs", progress=progress)
-    signatures = np.concatenate([p[0] for p in parts])
-    texts = [t for p in parts for t in p[1]]
+    signatures = np.concatenate([f[0] for f in wait_all(fetched, "near duplicates: pairs", progress=progress)])
     position = {int(r): i for i, r in enumerate(wanted.tolist())}
     left = np.array([position[int(r)] for r in candidates[:, 0]])
     right = np.array([position[int(r)] for r in candidates[:, 1]])
     estimate = (signatures[left] == signatures[right]).mean(axis=1)
     accepted = estimate >= threshold
-    for k in np.flatnonzero(np.abs(estimate - threshold) < segment._EXACT_MARGIN):  # borderline: check exactly
-        accepted[k] = segment._jaccard(texts[left[k]], texts[right[k]]) >= threshold
+    borderline = np.flatnonzero(np.abs(estimate - threshold) < segment._EXACT_MARGIN)
+    if len(borderline):  # checked exactly, on the normalised texts of those rows only
+        texts = _normalised_texts(client, parts, starts, block_of, np.unique(candidates[borderline]))
+        for k in borderline:
+            accepted[k] = segment._jaccard(texts[int(candidates[k, 0])], texts[int(candidates[k, 1])]) >= threshold
     return candidates[accepted]
+
+
+def _normalised_texts(client: Any, parts: list[Any], starts: np.ndarray, block_of, rows: np.ndarray) -> dict[int, str]:
+    owner = block_of(rows)
+    fetched = [client.submit(_normalised_at, parts[b], rows[owner == b] - int(starts[b]), pure=False)
+               for b in np.unique(owner)]  # fmt: skip
+    return dict(zip(rows.tolist(), [t for part in client.gather(fetched) for t in part], strict=True))
+
+
+def _normalised_at(segments: pd.DataFrame, local_rows: np.ndarray) -> list[str]:
+    return segment.normalise_for_duplicates(segments["text"].astype(str).to_numpy()[local_rows].tolist())
 
 
 def _originals(client: Any, keys: list[Any], block_of, pairs: np.ndarray) -> dict[int, int]:
