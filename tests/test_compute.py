@@ -34,6 +34,7 @@ from analysis.compute import (  # noqa: E402  (after the skip: these need Dask)
 )
 from analysis.compute.corpus import partition_corpus  # noqa: E402
 from analysis.compute.topics import sample_rows  # noqa: E402
+from analysis.compute.words import topic_table_partitioned  # noqa: E402
 from analysis.corpus import write_corpus  # noqa: E402
 from analysis.readers import CorpusError  # noqa: E402
 
@@ -145,6 +146,25 @@ def test_fit_on_all_segments_when_fewer_than_the_sample_equals_the_single_proces
     pd.testing.assert_frame_equal(parted.segment_topics, single.segment_topics)
     pd.testing.assert_frame_equal(parted.topics, single.topics)
     assert parted.info["fit_on"] == "all original segments"
+
+
+@pytest.mark.parametrize("representation", ["distinctive", "ctfidf"])
+def test_topic_words_counted_in_partitions_equal_the_in_memory_words(client, representation) -> None:
+    segments, embeddings = planted_corpus()
+    config = planted_config(representation=representation)
+    single = fit_topics(segments, embeddings, config, codebook=load_codebook())
+    original = segments[segments["duplicate_of"] == ""]
+    topic_of = single.segment_topics.set_index("segment_id")["topic"]
+    table = topic_table_partitioned(
+        client, original["text"].tolist(), topic_of[original["segment_id"]].to_numpy(),
+        original["language"].to_numpy(), single.topics, single.model.vectorizer_model, config,
+        CorpusConfig().languages, partition_size=9, progress=False,
+    )  # fmt: skip
+    assert len(original) > 4 * 9 and len(single.topics) >= 4  # several partitions, several topics
+    language_columns = [c for c in single.topics.columns if c.startswith("words_")]
+    assert any(len(words) for words in single.topics["words_ar"])
+    pd.testing.assert_frame_equal(table, single.topics)  # words, words per language, labels, sizes, shares
+    assert language_columns
 
 
 def test_fit_on_a_sample_assigns_the_rest_to_the_same_stories(client) -> None:
