@@ -185,6 +185,12 @@ def test_fit_on_a_sample_assigns_the_rest_to_the_same_stories(client) -> None:
     # assigned segments are outliers, as in the fit, but most join their story's topic
     assert 0 < result.info["outlier_share_assigned"] < 0.4, result.info["outlier_share_assigned"]
     assert result.topics["size"].sum() == original.sum()  # sizes count every original, not the sample
+    # language shares (and the words beside them) are counted over every original, fitted or assigned
+    originals = joined[joined["duplicate_of"] == ""]
+    for topic, group in originals.groupby("topic"):
+        shares = group["language"].value_counts(normalize=True)
+        expected = " · ".join(f"{lang} {share:.0%}" for lang, share in sorted(shares.items(), key=lambda p: (-p[1], p[0])))
+        assert result.topics.set_index("topic").at[topic, "languages"] == expected
     copies = joined[joined["duplicate_of"] != ""]
     topic_of = joined.set_index("segment_id")["topic"]
     assert (copies["topic"].to_numpy() == topic_of[copies["duplicate_of"]].to_numpy()).all()
