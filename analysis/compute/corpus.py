@@ -99,7 +99,8 @@ def partition_corpus(
     inputs = list(dict.fromkeys(path for s in summaries for path in s["inputs"]))
     root = Path(os.path.commonpath([str(Path(p).resolve().parent) for p in inputs])) if inputs else Path()
     _check_unique_ids(client, blocks, summaries)
-    repeated = client.scatter(_repeated_lines(client, blocks, summaries, config), broadcast=True)
+    # scattered as one object: a scattered dict would be keyed by its source names, across runs
+    repeated = client.scatter([_repeated_lines(client, blocks, summaries, config)], broadcast=True)[0]
     cleaned = [client.submit(_clean_and_segment, b, config, repeated, root, pure=False) for b in blocks]
     del blocks
     facts = wait_all([client.submit(_facts, c, pure=False) for c in cleaned], "cleaning and segmenting",

@@ -165,9 +165,9 @@ def topic_table_partitioned(
 
     topic_ids = sorted(int(t) for t in fitted["topic"])
     language_ids = sorted({str(language) for language in languages.tolist()})
-    shared = client.scatter(vectorizer, broadcast=True)
-    futures = [
-        client.submit(partition_counts, client.scatter(list(texts[i : i + partition_size])), topics[i : i + partition_size],
+    shared = client.scatter([vectorizer], broadcast=True)[0]
+    futures = [  # each block of texts scattered as one object (a scattered list is one future per item)
+        client.submit(partition_counts, client.scatter([list(texts[i : i + partition_size])])[0], topics[i : i + partition_size],
                       languages[i : i + partition_size], shared, topic_ids, language_ids, pure=False)
         for i in range(0, len(texts), partition_size)
     ]  # fmt: skip
