@@ -48,6 +48,7 @@ manifest) raises `CorpusError`; files that cannot be decoded are documents with 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import os
 import tomllib
@@ -116,19 +117,25 @@ class _Mapping:
 
 def read_documents(source: str | Path) -> tuple[str, list[str], list[RawDocument]]:
     """The raw documents of SOURCE (folder, table or description), its name and its input files."""
+    name, units = read_units(source)
+    documents = [document for unit in units for document in unit()]
+    return name, _inputs(documents), documents
+
+
+def read_units(source: str | Path) -> tuple[str, list[functools.partial]]:
+    """SOURCE's name and its reading units (one per table file or folder), each a call returning
+    that unit's documents: `analysis.compute` runs them on the workers, one task per file."""
     path = Path(source)
     if not path.exists():
         raise CorpusError(f"{path}: no such file or folder; give a folder, a table (.csv/.tsv/.jsonl/"
                           ".parquet) or a corpus description (.toml)")  # fmt: skip
     if path.is_dir():
-        documents = _read_folder(path, _SourceRule(), "", "")
-        return path.resolve().name, _inputs(documents), documents
+        return path.resolve().name, [functools.partial(_read_folder, path, _SourceRule(), "", "")]
     suffix = path.suffix.lower()
     if suffix == ".toml":
-        return _read_description(path)
+        return _description_units(path)
     if suffix in TABLE_SUFFIXES:
-        documents = _read_table(path, None)
-        return path.stem, [str(path)], documents
+        return path.stem, [functools.partial(_read_table, path, None)]
     if suffix in DOCUMENT_SUFFIXES:
         raise CorpusError(f"{path}: a single document; put it in a folder and give the folder")
     raise CorpusError(f"{path}: unsupported file type {suffix!r}; give a folder, a table "
@@ -275,7 +282,7 @@ def _read_file(path: Path, doc_id: str, source: str, **fields: Any) -> RawDocume
     )
 
 
-def _read_description(path: Path) -> tuple[str, list[str], list[RawDocument]]:
+def _description_units(path: Path) -> tuple[str, list[functools.partial]]:
     try:
         data = tomllib.loads(decode_bytes(path.read_bytes()).text)
     except tomllib.TOMLDecodeError as exc:
@@ -288,7 +295,7 @@ def _read_description(path: Path) -> tuple[str, list[str], list[RawDocument]]:
     entries = data.get("input")
     if not isinstance(entries, list) or not entries:
         raise CorpusError(f"{path}: no [[input]] entries; add one per file, glob or folder with its mapping")
-    documents: list[RawDocument] = []
+    units: list[functools.partial] = []
     for n, entry in enumerate(entries, start=1):
         where = f"{path} [[input]] #{n}"
         if "path" not in entry:
@@ -296,10 +303,10 @@ def _read_description(path: Path) -> tuple[str, list[str], list[RawDocument]]:
         patterns = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
         for target in (t for pattern in patterns for t in _expand(path.parent, str(pattern), where)):
             if target.is_dir():
-                documents += _read_folder_entry(target, entry, where)
+                units.append(functools.partial(_read_folder_entry, target, entry, where))
             else:
-                documents += _read_table(target, _mapping(entry, where))
-    return str(data.get("name") or path.stem), _inputs(documents), documents
+                units.append(functools.partial(_read_table, target, _mapping(entry, where)))
+    return str(data.get("name") or path.stem), units
 
 
 def source_folders(source: str | Path) -> list[Path]:

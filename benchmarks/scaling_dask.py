@@ -66,15 +66,16 @@ def shuffled(text: str, rng: np.random.Generator) -> str:
 
 
 def replicate(
-    segments: pd.DataFrame, embeddings: np.ndarray, n: int, *, with_embeddings: bool = True
+    segments: pd.DataFrame, embeddings: np.ndarray, n: int, *, with_embeddings: bool = True, first_replica: int = 0
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """`n` segments: the originals, then replicas (words shuffled, embedding jittered), labelled `replica`."""
     base = segments.reset_index(drop=True)
     width = embeddings.shape[1] if with_embeddings else 0  # no vectors when the topics stage is skipped
     parts, vectors = [], np.empty((n, width), dtype=np.float32)  # filled in place: no copy
-    for k in range(int(np.ceil(n / len(base)))):
+    for j in range(int(np.ceil(n / len(base)))):
+        k = first_replica + j
         rng = np.random.default_rng(k)
-        take = min(len(base), n - k * len(base))
+        take = min(len(base), n - j * len(base))
         part = base.iloc[:take].copy()
         if k:
             part["text"] = [shuffled(t, rng) for t in part["text"]]
@@ -84,7 +85,7 @@ def replicate(
         if width:
             noise = rng.normal(scale=0.02 if k else 0.0, size=(take, width)).astype(np.float32)
             jittered = embeddings[:take] + noise
-            vectors[k * len(base) : k * len(base) + take] = jittered / np.linalg.norm(jittered, axis=1, keepdims=True)
+            vectors[j * len(base) : j * len(base) + take] = jittered / np.linalg.norm(jittered, axis=1, keepdims=True)
         part["replica"] = k
         parts.append(part)
     return pd.concat(parts, ignore_index=True), vectors
@@ -100,6 +101,33 @@ def raw_table(segments: pd.DataFrame, path: Path) -> Path:
     )
     documents.to_csv(path, index=False)
     return path
+
+
+def write_raw_files(base: pd.DataFrame, n: int, folder: Path) -> Path:
+    """Replicated morocco-news as raw documents, one CSV per replica, and a description reading them
+    all; written replica by replica (in a child process), so the measured process never holds them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    replicas = int(np.ceil(n / len(base)))
+    for k in range(replicas):
+        take = min(len(base), n - k * len(base))
+        part, _ = replicate(base.iloc[:take], np.empty((take, 0), np.float32), take, with_embeddings=False,
+                            first_replica=k)  # fmt: skip
+        raw_table(part, folder / f"replica-{k:03d}.csv")
+    description = folder / "replicated.toml"
+    description.write_text('name = "replicated-morocco-news"\n[[input]]\npath = "replica-*.csv"\nid = "id"\n'
+                           'text = "text"\ndate = "date"\nsource = { column = "source" }\n')  # fmt: skip
+    return description
+
+
+def _write_raw_in_child(base: pd.DataFrame, n: int, folder: Path) -> Path:
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=write_raw_files, args=(base, n, folder))
+    child.start()
+    child.join()
+    if child.exitcode:
+        raise RuntimeError(f"writing the raw files failed (exit {child.exitcode})")
+    return folder / "replicated.toml"
 
 
 def machine() -> dict:
@@ -119,19 +147,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--corpus-sizes", default="100000")
+    parser.add_argument("--dedupe-sizes", default="all", help="sizes whose segment table is deduplicated "
+                        "on its own (others keep the replicated flags: replica 0 the run's, replicas none)")
     parser.add_argument("--cluster", default="local:2")
     parser.add_argument("--memory-limit", default="3GiB", help="per worker")
     parser.add_argument("--fit-sample", type=int, default=10_000)
     parser.add_argument("--embed-slice", type=int, default=2_000)
     parser.add_argument("--partition-size", type=int, default=5_000)
+    parser.add_argument("--corpus-partition-size", type=int, default=2_000, help="documents per corpus block")
+    parser.add_argument("--scratch", default=None, help="folder for the raw files and the written run")
     parser.add_argument("--max-topics-size", type=int, default=10**9, help="larger sizes skip the topics stage")
     parser.add_argument("--embed-rate", type=float, default=0.0, help="segments/s from an earlier slice")
+    parser.add_argument("--corpus-only", action="store_true", help="measure only the corpus stage")
     parser.add_argument("--out", type=Path, default=RESULTS / "scaling_dask")
     args = parser.parse_args(argv)
 
     from analysis.compute import cluster_client, near_pairs_partitioned
     from analysis.compute.cluster import reset_worker_peaks, worker_peaks
-    from analysis.compute.corpus import build_corpus_partitioned
+    from analysis.compute.corpus import partition_corpus
     from analysis.compute.embed import embed_partitioned
     from analysis.compute.topics import fit_on_sample
     from analysis.config import ComputeConfig, CorpusConfig, EmbedConfig, TopicConfig
@@ -177,18 +210,27 @@ def main(argv: list[str] | None = None) -> int:
         rate, measured_on = len(texts) / rows[-1]["seconds"], f"{len(texts)} segments"
 
     for n in [int(s) for s in args.sizes.split(",") if s]:
+        if str(n) in args.corpus_sizes.split(","):
+            with tempfile.TemporaryDirectory(dir=args.scratch) as folder:
+                description = _write_raw_in_child(base, n, Path(folder) / "raw")
+                parted = measured("corpus (partitioned, from raw rows)", n, partition_corpus, description,
+                                  CorpusConfig(), client, partition_size=args.corpus_partition_size, progress=False)  # fmt: skip
+                rows[-1]["duplicates"] = parted.duplicates
+                rows[-1]["n_segments_built"] = int(sum(parted.n_segments))
+                rows[-1]["documents"] = parted.n_documents
+                measured("corpus: segments.parquet + ledger.csv written by the workers", n, parted.write,
+                         Path(folder) / "run", client, progress=False)  # fmt: skip
+                del parted
+        if args.corpus_only:
+            continue
         segments, embeddings = replicate(base, base_embeddings, n, with_embeddings=n <= args.max_topics_size)
         gc.collect()
-        if str(n) in args.corpus_sizes.split(","):
-            with tempfile.TemporaryDirectory() as folder:
-                table = raw_table(segments, Path(folder) / "replicated.csv")
-                measured("corpus (partitioned, from raw rows)", n, build_corpus_partitioned, table,
-                         CorpusConfig(), client, partition_size=1_000, progress=False)  # fmt: skip
-        near = near_pairs_partitioned(client, partition_size=args.partition_size, progress=False)
-        duplicate_of = measured("dedupe (exact + near, band shuffle)", n, mark_duplicates, segments, 0.85,
-                                near_pairs=near)  # fmt: skip
-        segments["duplicate_of"] = duplicate_of.astype(str)
-        rows[-1]["duplicates"] = int((segments["duplicate_of"] != "").sum())
+        if args.dedupe_sizes == "all" or str(n) in args.dedupe_sizes.split(","):
+            near = near_pairs_partitioned(client, partition_size=args.partition_size, progress=False)
+            duplicate_of = measured("dedupe (exact + near, band shuffle)", n, mark_duplicates, segments, 0.85,
+                                    near_pairs=near)  # fmt: skip
+            segments["duplicate_of"] = duplicate_of.astype(str)
+            rows[-1]["duplicates"] = int((segments["duplicate_of"] != "").sum())
         rows.append({"segments": n, "stage": "embed (extrapolated)", "seconds": round(n / rate, 1),
                      "note": f"{rate:.1f} segments/s measured on {measured_on} (workers' encoder loading included)"})  # fmt: skip
         if n > args.max_topics_size:  # its dictionary scores alone would outlast the session: not measured
@@ -225,7 +267,7 @@ def markdown(result: dict) -> str:
     for row in result["rows"]:
         workers = ", ".join(f"{k}: {v:.0f}" for k, v in row.get("worker_peak_mb", {}).items())
         note = row.get("note", "")
-        for key in ("duplicates", "n_topics", "outlier_share_assigned"):
+        for key in ("documents", "n_segments_built", "duplicates", "n_topics", "outlier_share_assigned"):
             if key in row:
                 note += f"{key} {row[key]}; "
         lines.append(f"| {row['segments']:,} | {row['stage']} | {row['seconds']} | {row.get('client_peak_mb', '')} "

@@ -32,7 +32,11 @@ from analysis.compute import (  # noqa: E402  (after the skip: these need Dask)
     fit_on_sample,
     near_pairs_partitioned,
 )
+from analysis.compute.corpus import partition_corpus  # noqa: E402
 from analysis.compute.topics import sample_rows  # noqa: E402
+from analysis.compute.words import topic_table_partitioned  # noqa: E402
+from analysis.corpus import write_corpus  # noqa: E402
+from analysis.readers import CorpusError  # noqa: E402
 
 STORY = (
     "The ministry announced a national plan for artificial intelligence in public services, with "
@@ -72,6 +76,45 @@ def test_partitioned_corpus_equals_the_single_process(client, duplicated_corpus:
     assert status["d10"] == status["d11"] == "duplicate" and (status.drop(["d10", "d11"]) == "used").all()
 
 
+def test_segments_written_by_the_workers_equal_the_single_process_files(client, duplicated_corpus, tmp_path) -> None:
+    single = write_corpus(build_corpus(duplicated_corpus, CorpusConfig(), progress=False), tmp_path / "one")
+    parted = partition_corpus(duplicated_corpus, CorpusConfig(), client, partition_size=3, progress=False)
+    assert parted.duplicates == {"exact": 1, "near": 1} and len(parted.parts) == 4
+    written = parted.write(tmp_path / "parts", client)
+    pd.testing.assert_frame_equal(pd.read_parquet(written["segments"]), pd.read_parquet(single["segments"]))
+    assert written["ledger"].read_bytes() == single["ledger"].read_bytes()
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(written["segments"]).metadata.num_row_groups == 4  # one per block of 3 documents
+    assert not (tmp_path / "parts" / "segments.parts").exists()
+
+
+def _two_file_corpus(folder: Path, second_ids: list[str]) -> Path:
+    """Two CSV files of one source, each with a footer line in every document; `second_ids` for file b."""
+    footer = "Follow us on the network for more news."
+    for name, ids in (("a", [f"a{i}" for i in range(4)]), ("b", second_ids)):
+        texts = [f"Article {i} of {name}. " + STORY.format(city=f"{name}{i}") + f"\n\n{footer}" for i in ids]
+        pd.DataFrame({"id": ids, "text": texts}).to_csv(folder / f"{name}.csv", index=False)
+    description = folder / "two.toml"
+    description.write_text('name = "two"\n[[input]]\npath = "*.csv"\nid = "id"\nsource = "Same"\n')
+    return description
+
+
+def test_furniture_and_ids_are_counted_across_files(client, tmp_path: Path) -> None:
+    # the footer is in 4 documents of each file: 8 in all, above min_docs = 5 only across the files
+    description = _two_file_corpus(tmp_path, [f"b{i}" for i in range(4)])
+    single = build_corpus(description, CorpusConfig(), progress=False)
+    parted = build_corpus_partitioned(description, CorpusConfig(), client, partition_size=3, progress=False)
+    pd.testing.assert_frame_equal(parted.segments, single.segments)
+    pd.testing.assert_frame_equal(parted.ledger, single.ledger)
+    assert not parted.segments["text"].str.contains("Follow us").any()
+    assert (parted.ledger["kind"] == "piece").sum() == 8
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    with pytest.raises(CorpusError, match=r"duplicate document ids \(1\): 'a2' at .*a\.csv:row 3, .*b\.csv:row 2"):
+        build_corpus_partitioned(_two_file_corpus(clash, ["b0", "a2"]), CorpusConfig(), client, progress=False)
+
+
 def test_sample_corpus_is_the_same_in_partitions(client) -> None:
     single = build_corpus(SAMPLE_CORPUS, CorpusConfig(), progress=False)
     parted = build_corpus_partitioned(SAMPLE_CORPUS, CorpusConfig(), client, partition_size=16, progress=False)
@@ -105,6 +148,25 @@ def test_fit_on_all_segments_when_fewer_than_the_sample_equals_the_single_proces
     assert parted.info["fit_on"] == "all original segments"
 
 
+@pytest.mark.parametrize("representation", ["distinctive", "ctfidf"])
+def test_topic_words_counted_in_partitions_equal_the_in_memory_words(client, representation) -> None:
+    segments, embeddings = planted_corpus()
+    config = planted_config(representation=representation)
+    single = fit_topics(segments, embeddings, config, codebook=load_codebook())
+    original = segments[segments["duplicate_of"] == ""]
+    topic_of = single.segment_topics.set_index("segment_id")["topic"]
+    table = topic_table_partitioned(
+        client, original["text"].tolist(), topic_of[original["segment_id"]].to_numpy(),
+        original["language"].to_numpy(), single.topics, single.model.vectorizer_model, config,
+        CorpusConfig().languages, partition_size=9, progress=False,
+    )  # fmt: skip
+    assert len(original) > 4 * 9 and len(single.topics) >= 4  # several partitions, several topics
+    language_columns = [c for c in single.topics.columns if c.startswith("words_")]
+    assert any(len(words) for words in single.topics["words_ar"])
+    pd.testing.assert_frame_equal(table, single.topics)  # words, words per language, labels, sizes, shares
+    assert language_columns
+
+
 def test_fit_on_a_sample_assigns_the_rest_to_the_same_stories(client) -> None:
     segments, embeddings = planted_corpus()
     codebook = load_codebook()
@@ -123,6 +185,12 @@ def test_fit_on_a_sample_assigns_the_rest_to_the_same_stories(client) -> None:
     # assigned segments are outliers, as in the fit, but most join their story's topic
     assert 0 < result.info["outlier_share_assigned"] < 0.4, result.info["outlier_share_assigned"]
     assert result.topics["size"].sum() == original.sum()  # sizes count every original, not the sample
+    # language shares (and the words beside them) are counted over every original, fitted or assigned
+    originals = joined[joined["duplicate_of"] == ""]
+    for topic, group in originals.groupby("topic"):
+        shares = group["language"].value_counts(normalize=True)
+        expected = " · ".join(f"{lang} {share:.0%}" for lang, share in sorted(shares.items(), key=lambda p: (-p[1], p[0])))
+        assert result.topics.set_index("topic").at[topic, "languages"] == expected
     copies = joined[joined["duplicate_of"] != ""]
     topic_of = joined.set_index("segment_id")["topic"]
     assert (copies["topic"].to_numpy() == topic_of[copies["duplicate_of"]].to_numpy()).all()

@@ -1,9 +1,10 @@
 """The stages on a Dask cluster, for corpora too large for one process (`[compute] cluster`).
 
 Absent a cluster, nothing here is imported and no Dask starts. With one, `analysis.pipeline`
-hands these functions the stages' work: cleaning and segmenting blocks of documents, near
-duplicates by MinHash bands with a shuffle, embedding in partitions through a shared cache, and a
-topic model fitted on a reproducible sample with every other segment assigned in partitions.
+hands these functions the stages' work: reading, cleaning and segmenting blocks of documents on
+the workers, exact and near duplicates by shuffles across blocks, embedding in partitions through a
+shared cache, and a topic model fitted on a reproducible sample with every other segment assigned
+in partitions and the topic words counted over all of them.
 Each calls the single-process functions of corpus / segment / encoders / topics on its partition,
 so the rules stay defined once.
 """
@@ -19,10 +20,14 @@ _HOMES = {
     "close_clients": "cluster",
     "progress_over": "cluster",
     "build_corpus_partitioned": "corpus",
+    "partition_corpus": "corpus",
+    "PartitionedCorpus": "corpus",
+    "find_duplicates": "duplicates",
     "write_corpus_partitioned": "corpus",
     "near_pairs_partitioned": "dedupe",
     "embed_partitioned": "embed",
     "fit_on_sample": "topics",
+    "topic_table_partitioned": "words",
 }
 __all__ = sorted(_HOMES)
 

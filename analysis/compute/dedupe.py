@@ -25,33 +25,26 @@ def near_pairs_partitioned(
     def near_pairs(texts: Sequence[str], threshold: float) -> np.ndarray:
         import dask.dataframe as dd
 
-        rows, bands = segment._lsh_shape(threshold)
+        n_rows, n_bands = segment._lsh_shape(threshold)
         starts = list(range(0, len(texts), partition_size))
         parts = [
-            client.submit(_band_keys, list(texts[s : s + partition_size]), s, rows, bands, pure=False)
+            client.submit(band_keys, list(texts[s : s + partition_size]), np.arange(s, min(s + partition_size, len(texts))),
+                          n_rows, n_bands, pure=False)
             for s in starts
-        ]
+        ]  # fmt: skip
         wait_all(parts, "near duplicates: signatures", progress=progress)
-        keys = dd.from_delayed(
-            [client.submit(_keys_of, p) for p in parts],
-            meta=pd.DataFrame({"band": pd.Series(dtype="int64"), "key": pd.Series(dtype="uint64"),
-                               "row": pd.Series(dtype="int64")}),
-        )
-        # the shuffle: rows with the same (band, key) meet in one partition, whichever block they came from
-        first = keys.groupby(["band", "key"]).row.min().rename("first").reset_index()
-        paired = keys.merge(first, on=["band", "key"])
-        paired = paired[paired["row"] != paired["first"]][["first", "row"]]
-        candidates = client.compute(paired).result().to_numpy(dtype=np.int64)
+        keys = dd.from_delayed([client.submit(keys_of, p) for p in parts], meta=BAND_META, verify_meta=False)
+        candidates = client.compute(candidate_pairs(keys)).result().to_numpy(dtype=np.int64)
         if len(candidates) == 0:
             return np.empty((0, 2), dtype=np.int64)
         candidates = np.unique(candidates, axis=0)
         wanted = np.unique(candidates)
         block_of = np.searchsorted(np.asarray(starts), wanted, side="right") - 1
         fetched = [
-            client.submit(_signature_rows, parts[b], wanted[block_of == b], pure=False)
+            client.submit(signature_rows, parts[b], wanted[block_of == b], pure=False)
             for b in np.unique(block_of)
         ]
-        signatures = np.concatenate(wait_all(fetched, "near duplicates: pairs", progress=progress))
+        signatures = np.concatenate([f[0] for f in wait_all(fetched, "near duplicates: pairs", progress=progress)])
         position = {int(r): i for i, r in enumerate(wanted.tolist())}
         left = signatures[[position[int(r)] for r in candidates[:, 0]]]
         right = signatures[[position[int(r)] for r in candidates[:, 1]]]
@@ -64,28 +57,44 @@ def near_pairs_partitioned(
     return near_pairs
 
 
-def _band_keys(texts: list[str], offset: int, rows: int, bands: int) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
-    """Signatures of one partition, and its (band, key, row) table; rows are global positions."""
+BAND_META = pd.DataFrame({"band": pd.Series(dtype="int64"), "key": pd.Series(dtype="uint64"),
+                          "row": pd.Series(dtype="int64")})  # fmt: skip
+
+
+def candidate_pairs(keys: Any) -> Any:
+    """(first, row) pairs of a Dask frame of (band, key, row): the shuffle brings rows with the same
+    (band, key) into one partition, whichever block they came from; each pairs with the bucket's first."""
+    first = keys.groupby(["band", "key"]).row.min().rename("first").reset_index()
+    paired = keys.merge(first, on=["band", "key"])
+    return paired[paired["row"] != paired["first"]][["first", "row"]]
+
+
+def band_keys(texts: list[str], rows: np.ndarray, n_rows: int, n_bands: int, *, keep_texts: bool = True) -> tuple:
+    """Signatures of one partition's `texts` and its (band, key, row) table; `rows`: their global
+    positions (increasing). Returns (signatures, table, rows, texts or [] without `keep_texts`)."""
+    rows = np.asarray(rows, dtype=np.int64)
     signatures = np.concatenate(
         [segment._signatures(texts[i : i + segment._CHUNK]) for i in range(0, len(texts), segment._CHUNK)]
         or [np.empty((0, segment._BINS), dtype=np.uint64)]
     )
     has_shingles = np.flatnonzero(signatures[:, 0] != segment._EMPTY)
-    weights = segment._mix(np.arange(1, rows + 1, dtype=np.uint64))
+    weights = segment._mix(np.arange(1, n_rows + 1, dtype=np.uint64))
     frames = []
     with np.errstate(over="ignore"):
-        for band in range(bands):
-            key = (signatures[has_shingles, band * rows : (band + 1) * rows] * weights).sum(axis=1)
+        for band in range(n_bands):
+            key = (signatures[has_shingles, band * n_rows : (band + 1) * n_rows] * weights).sum(axis=1)
             frames.append(pd.DataFrame({"band": np.full(len(key), band, dtype=np.int64), "key": key,
-                                        "row": has_shingles.astype(np.int64) + offset}))  # fmt: skip
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["band", "key", "row"])
-    return signatures, table, np.arange(offset, offset + len(texts))
+                                        "row": rows[has_shingles]}))  # fmt: skip
+    table = pd.concat(frames, ignore_index=True) if frames else BAND_META.copy()
+    return signatures, table, rows, texts if keep_texts else []
 
 
-def _keys_of(part: tuple[np.ndarray, pd.DataFrame, np.ndarray]) -> pd.DataFrame:
+def keys_of(part: tuple) -> pd.DataFrame:
     return part[1]
 
 
-def _signature_rows(part: tuple[np.ndarray, pd.DataFrame, np.ndarray], wanted: np.ndarray) -> np.ndarray:
-    signatures, _, rows = part
-    return signatures[np.asarray(wanted) - rows[0]]
+def signature_rows(part: tuple, wanted: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Signatures and texts of the partition's rows `wanted` (global positions)."""
+    signatures, _, rows, texts = part
+    at = np.searchsorted(rows, np.asarray(wanted))
+    return signatures[at], [texts[i] for i in at.tolist()] if texts else []

@@ -20,6 +20,7 @@ import pandas as pd
 from analysis import topics as single
 from analysis.compute.assign import assign_block, unit_rows
 from analysis.compute.cluster import wait_all
+from analysis.compute.words import topic_table_partitioned
 from analysis.config import ComputeConfig, CorpusConfig, TopicConfig
 from analysis.themes import OTHER, Codebook, dictionary_scores
 from analysis.topics.fit import segment_table
@@ -88,8 +89,13 @@ def fit_on_sample(
         outlier_row.update(topic=-1, size=0, label=single.OUTLIER_LABEL, theme=OTHER, theme_score=0.0)
         topics = pd.concat([pd.DataFrame([outlier_row]).astype(topics.dtypes.to_dict()), topics],
                            ignore_index=True)  # fmt: skip
-    counts = pd.Series(assigned).value_counts()
-    topics["size"] = topics["topic"].map(counts).fillna(0).astype("int64")
+    # sizes, labels and words from every original segment, counted in partitions
+    fitted_languages = segments["language"].fillna("und").astype(str).to_numpy()[original] if "language" in segments \
+        else np.full(int(original.sum()), "und")  # fmt: skip
+    original_texts = [texts[i] for i in np.flatnonzero(original).tolist()]
+    topics = topic_table_partitioned(client, original_texts, assigned, fitted_languages, topics,
+                                     result.model.vectorizer_model, config, languages,
+                                     partition_size=size, progress=progress)  # fmt: skip
     segment_topics = segment_table(segments, original, assigned, topics, scores)
     info = {
         **result.info,
@@ -102,6 +108,8 @@ def fit_on_sample(
         "quantile of the topic's own members' similarity",
         "outlier_share_assigned": float(np.mean(assigned_rest == -1)) if len(rest) else 0.0,
         "outlier_share": float(np.mean(assigned == -1)),
+        "topic_words": "counted over every original segment in partitions (the fitted vectorizer's counts "
+        "summed per topic and per topic × language)",
     }
     return dataclasses.replace(result, topics=topics, segment_topics=segment_topics, info=info)
 

@@ -384,7 +384,15 @@ def find_repeated_lines(texts: Iterable[str], *, min_docs: int, min_share: float
     n_docs = 0
     for text in texts:
         n_docs += 1
-        counts.update(
-            {line for line in normalise_unicode(text).split("\n") if 0 < len(line) <= _MAX_FURNITURE_CHARS}
-        )
-    return frozenset(line for line, n in counts.items() if n >= min_docs and n >= min_share * n_docs)
+        counts.update(candidate_lines(text))
+    return frozenset(line for line, n in counts.items() if n >= repeated_line_count(n_docs, min_docs, min_share))
+
+
+def candidate_lines(text: str) -> set[str]:
+    """The lines of one document that may be furniture (`find_repeated_lines` counts them once each)."""
+    return {line for line in normalise_unicode(text).split("\n") if 0 < len(line) <= _MAX_FURNITURE_CHARS}
+
+
+def repeated_line_count(n_docs: int, min_docs: int, min_share: float) -> float:
+    """How many of a source's `n_docs` documents must hold a line for it to be furniture."""
+    return max(min_docs, min_share * n_docs)

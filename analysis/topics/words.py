@@ -88,6 +88,12 @@ def surface_forms(texts: Sequence[str]) -> dict[str, str]:
     The vectorizer folds ة into ه and أ into ا so that variants count as one word; shown to a
     reader, "الشخصيه" looks misspelt, so labels and word lists show "الشخصية" instead.
     """
+    return most_common_forms(spelling_counts(texts))
+
+
+def spelling_counts(texts: Sequence[str]) -> dict[str, Counter[str]]:
+    """Normalised Arabic word → its spellings in `texts` with their counts (first-seen order);
+    summed over parts of a corpus in order, they give the whole corpus's `surface_forms`."""
     # Counted per distinct word first (folding each word once, not at every occurrence); the
     # counts keep first-seen order, so ties between spellings go the same way as word by word.
     occurrences: Counter[str] = Counter()
@@ -98,6 +104,10 @@ def surface_forms(texts: Sequence[str]) -> dict[str, str]:
         folded = normalise_arabic(word)
         if folded != word:
             spellings[folded][word] += count
+    return dict(spellings)
+
+
+def most_common_forms(spellings: dict[str, Counter[str]]) -> dict[str, str]:
     return {folded: counts.most_common(1)[0][0] for folded, counts in spellings.items()}
 
 
