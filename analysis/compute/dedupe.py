@@ -23,7 +23,6 @@ def near_pairs_partitioned(
     """A `near_pairs(texts, threshold)` for `analysis.segment.mark_duplicates` that runs on `client`."""
 
     def near_pairs(texts: Sequence[str], threshold: float) -> np.ndarray:
-        import dask.dataframe as dd
 
         n_rows, n_bands = segment._lsh_shape(threshold)
         starts = list(range(0, len(texts), partition_size))
@@ -32,12 +31,9 @@ def near_pairs_partitioned(
                           n_rows, n_bands, pure=False)
             for s in starts
         ]  # fmt: skip
-        wait_all(parts, "near duplicates: signatures", progress=progress)
-        keys = dd.from_delayed([client.submit(keys_of, p) for p in parts], meta=BAND_META, verify_meta=False)
-        candidates = client.compute(candidate_pairs(keys)).result().to_numpy(dtype=np.int64)
+        candidates = candidate_rows(client, parts, progress=progress)
         if len(candidates) == 0:
-            return np.empty((0, 2), dtype=np.int64)
-        candidates = np.unique(candidates, axis=0)
+            return candidates
         wanted = np.unique(candidates)
         block_of = np.searchsorted(np.asarray(starts), wanted, side="right") - 1
         fetched = [
@@ -45,20 +41,52 @@ def near_pairs_partitioned(
             for b in np.unique(block_of)
         ]
         signatures = np.concatenate([f[0] for f in wait_all(fetched, "near duplicates: pairs", progress=progress)])
-        position = {int(r): i for i, r in enumerate(wanted.tolist())}
-        left = signatures[[position[int(r)] for r in candidates[:, 0]]]
-        right = signatures[[position[int(r)] for r in candidates[:, 1]]]
-        estimate = (left == right).mean(axis=1)
-        accepted = estimate >= threshold
-        for k in np.flatnonzero(np.abs(estimate - threshold) < segment._EXACT_MARGIN):
-            accepted[k] = segment._jaccard(texts[candidates[k, 0]], texts[candidates[k, 1]]) >= threshold
-        return candidates[accepted]
+        return accepted_pairs(
+            candidates, wanted, signatures, threshold, lambda rows: {int(r): texts[int(r)] for r in rows}
+        )
 
     return near_pairs
 
 
 BAND_META = pd.DataFrame({"band": pd.Series(dtype="int64"), "key": pd.Series(dtype="uint64"),
                           "row": pd.Series(dtype="int64")})  # fmt: skip
+
+
+def candidate_rows(client: Any, bands: list[Any], *, progress: bool) -> np.ndarray:
+    """The distinct (first, row) candidate pairs of the partitions' band tables `bands` (futures of
+    `band_keys`), grouped by one shuffle on the band key; an empty (0, 2) array when there are none."""
+    import dask.dataframe as dd
+
+    wait_all(bands, "near duplicates: signatures", progress=progress)
+    keys = dd.from_delayed([client.submit(keys_of, b) for b in bands], meta=BAND_META, verify_meta=False)
+    candidates = client.compute(candidate_pairs(keys)).result().to_numpy(dtype=np.int64)
+    if len(candidates) == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(candidates, axis=0)
+
+
+def accepted_pairs(
+    candidates: np.ndarray,
+    wanted: np.ndarray,
+    signatures: np.ndarray,
+    threshold: float,
+    texts_of: Callable[[np.ndarray], dict[int, str]],
+) -> np.ndarray:
+    """The candidate pairs whose estimated Jaccard similarity reaches `threshold`, as
+    `analysis.segment._near_pairs` decides: `signatures` are those of `wanted` (the sorted distinct
+    rows of `candidates`); pairs within `segment._EXACT_MARGIN` of the threshold are checked exactly on
+    the texts `texts_of(rows)` returns, fetched for those rows only."""
+    position = {int(r): i for i, r in enumerate(wanted.tolist())}
+    left = np.array([position[int(r)] for r in candidates[:, 0]])
+    right = np.array([position[int(r)] for r in candidates[:, 1]])
+    estimate = (signatures[left] == signatures[right]).mean(axis=1)
+    accepted = estimate >= threshold
+    borderline = np.flatnonzero(np.abs(estimate - threshold) < segment._EXACT_MARGIN)
+    if len(borderline):
+        texts = texts_of(np.unique(candidates[borderline]))
+        for k in borderline:
+            accepted[k] = segment._jaccard(texts[int(candidates[k, 0])], texts[int(candidates[k, 1])]) >= threshold
+    return candidates[accepted]
 
 
 def candidate_pairs(keys: Any) -> Any:

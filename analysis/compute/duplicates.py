@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from analysis import segment
 from analysis.compute.cluster import wait_all
-from analysis.compute.dedupe import band_keys, signature_rows
+from analysis.compute.dedupe import accepted_pairs, band_keys, candidate_rows, signature_rows
 
 _HASH_KEYS = ("analysis-exact-1", "analysis-exact-2")  # two 16-byte SipHash keys: a 128-bit hash
 _KEY_META = pd.DataFrame({"h1": pd.Series(dtype="uint64"), "h2": pd.Series(dtype="uint64"),
@@ -113,31 +113,16 @@ def _near_pairs(
     client: Any, bands: list[Any], parts: list[Any], starts: np.ndarray, block_of, threshold: float, *, progress: bool
 ) -> np.ndarray:
     """Pairs of representatives (global rows) whose estimated Jaccard similarity reaches `threshold`."""
-    import dask.dataframe as dd
-
-    from analysis.compute.dedupe import BAND_META, candidate_pairs, keys_of
-
-    wait_all(bands, "near duplicates: signatures", progress=progress)
-    table = dd.from_delayed([client.submit(keys_of, b) for b in bands], meta=BAND_META, verify_meta=False)
-    candidates = client.compute(candidate_pairs(table)).result().to_numpy(dtype=np.int64)
+    candidates = candidate_rows(client, bands, progress=progress)
     if len(candidates) == 0:
-        return np.empty((0, 2), dtype=np.int64)
-    candidates = np.unique(candidates, axis=0)
+        return candidates
     wanted = np.unique(candidates)
     owner = block_of(wanted)
     fetched = [client.submit(signature_rows, bands[b], wanted[owner == b], pure=False) for b in np.unique(owner)]
     signatures = np.concatenate([f[0] for f in wait_all(fetched, "near duplicates: pairs", progress=progress)])
-    position = {int(r): i for i, r in enumerate(wanted.tolist())}
-    left = np.array([position[int(r)] for r in candidates[:, 0]])
-    right = np.array([position[int(r)] for r in candidates[:, 1]])
-    estimate = (signatures[left] == signatures[right]).mean(axis=1)
-    accepted = estimate >= threshold
-    borderline = np.flatnonzero(np.abs(estimate - threshold) < segment._EXACT_MARGIN)
-    if len(borderline):  # checked exactly, on the normalised texts of those rows only
-        texts = _normalised_texts(client, parts, starts, block_of, np.unique(candidates[borderline]))
-        for k in borderline:
-            accepted[k] = segment._jaccard(texts[int(candidates[k, 0])], texts[int(candidates[k, 1])]) >= threshold
-    return candidates[accepted]
+    return accepted_pairs(
+        candidates, wanted, signatures, threshold, lambda rows: _normalised_texts(client, parts, starts, block_of, rows)
+    )
 
 
 def _normalised_texts(client: Any, parts: list[Any], starts: np.ndarray, block_of, rows: np.ndarray) -> dict[int, str]:
