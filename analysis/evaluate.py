@@ -350,7 +350,7 @@ def evaluate_topics(
             "npmi_words_dropped": {"ngrams": n_ngrams, "not_in_corpus": n_unknown - n_ngrams},
             "topic_diversity": topic_diversity(topic_words, top_n),
         }
-        result["npmi_per_language"] = _npmi_per_language(topic_table, fitted, tokenize, top_n)
+        result["npmi_per_language"] = _npmi_per_language(topic_table, fitted, tokenize, top_n, tokenized, dictionary)
     else:
         result |= {"npmi": math.nan, "topic_diversity": math.nan, "note": "no topics besides outliers"}
 
@@ -375,28 +375,38 @@ def evaluate_topics(
 
 
 def _npmi_per_language(
-    topic_table: pd.DataFrame, fitted: pd.DataFrame, tokenize: Analyzer, top_n: int
+    topic_table: pd.DataFrame,
+    fitted: pd.DataFrame,
+    tokenize: Analyzer,
+    top_n: int,
+    tokenized: Sequence[Sequence[str]],
+    dictionary: Any,
 ) -> dict[str, float]:
     """NPMI of each language's own topic words (`words_<lang>` columns) over that language's segments.
 
     Words of different languages never share a window, so the NPMI of a mixed-language word list
     is negative by construction; per language it measures what coherence is meant to.
+    `tokenized` (the fitted segments' tokens) and `dictionary` (their gensim dictionary) are the
+    whole corpus's, made once: c_npmi reads only the dictionary's word ids, so a language's score
+    is the one a dictionary of its own segments gives once words absent from them are dropped.
     """
     if "language" not in fitted.columns:
         return {}
     scores = {}
+    segment_languages = fitted["language"].to_numpy()
     for column in (c for c in topic_table.columns if c.startswith("words_")):
         language = column.removeprefix("words_")
-        texts = fitted.loc[fitted["language"] == language, "text"].astype(str)
-        tokenized = [tokenize(text) for text in texts]
+        language_tokens = [tokens for tokens, lang in zip(tokenized, segment_languages, strict=True) if lang == language]
+        vocabulary = {token for tokens in language_tokens for token in tokens}
         words = [
             [" ".join(tokenize(w)) for w in as_word_list(cell)][:top_n]
             for topic_id, cell in zip(topic_table["topic_id"], topic_table[column], strict=True)
             if topic_id != OUTLIER
         ]
         words = [[w for w in ws if w and " " not in w] for ws in words]
-        if any(tokenized) and any(len(set(ws)) >= 2 for ws in words):
-            scores[language] = npmi_coherence([ws for ws in words if ws], tokenized, top_n=top_n)[0]
+        if any(language_tokens) and any(len(set(ws)) >= 2 for ws in words):
+            known = [[w for w in ws if w in vocabulary] for ws in words if ws]  # as "drop" would
+            scores[language] = npmi_coherence(known, language_tokens, top_n=top_n, dictionary=dictionary)[0]
     return scores
 
 

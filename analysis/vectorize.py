@@ -11,7 +11,6 @@ every word.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,6 +27,7 @@ from analysis.text import normalise_arabic, normalise_for_words, read_word_list,
 # Word normalisation lives in the first stage (text.py), which every later stage shares; it is
 # re-exported here because it is what the vectorizer does to text.
 from analysis.text.arabic import ARABIC_LETTER
+from analysis.text.words import token_codes
 
 __all__ = [
     "DISTINCTIVE_SMOOTHING",
@@ -126,42 +126,37 @@ class TopicWordVectorizer(CountVectorizer):
 
     def _count_vocab(self, raw_documents: Iterable[Any], fixed_vocab: bool) -> tuple[dict[str, int], Any]:
         analyze = self.build_analyzer()
-        known = self._terms(self.vocabulary_) if fixed_vocab else None
-        rows, codes, uniques, n_documents = [], [], [], 0
-        iterator = iter(raw_documents)
-        while block := list(itertools.islice(iterator, self.BLOCK)):
-            features = [analyze(document) for document in block]
-            lengths = np.fromiter(map(len, features), dtype=np.int64, count=len(features))
-            flat = np.fromiter(itertools.chain.from_iterable(features), dtype=object, count=int(lengths.sum()))
-            block_codes, block_uniques = pd.factorize(flat)
-            block_rows = np.repeat(np.arange(n_documents, n_documents + len(block)), lengths)
-            if known is not None:  # transform: features outside the fitted vocabulary are dropped
-                block_codes = known.get_indexer(block_uniques)[block_codes] if len(flat) else block_codes
-                block_rows, block_codes = block_rows[block_codes >= 0], block_codes[block_codes >= 0]
-            else:  # fit: block codes are offsets into the concatenated uniques, renumbered below
-                block_codes = block_codes + sum(len(u) for u in uniques)
-                uniques.append(np.asarray(block_uniques, dtype=object))
-            rows.append(block_rows)
-            codes.append(block_codes)
-            n_documents += len(block)
-        columns = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
-        if known is not None:
+        found = token_codes((analyze(document) for document in raw_documents), block=self.BLOCK)
+        rows, columns = found.rows, found.codes
+        if fixed_vocab:  # transform: features outside the fitted vocabulary are dropped
             vocabulary = self.vocabulary_
-        else:
-            terms, columns = _sorted_vocabulary(uniques, columns)
-            if not len(terms):
+            columns = self._terms(vocabulary).get_indexer(found.distinct)[columns]
+            rows, columns = rows[columns >= 0], columns[columns >= 0]
+        else:  # fit: the vocabulary numbered in sorted order
+            if not len(found.distinct):
                 raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+            order = pc.sort_indices(pa.array(found.distinct, type=pa.large_string())).to_numpy()
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            terms, columns = found.distinct[order], rank[columns]
             vocabulary = dict(zip(terms.tolist(), range(len(terms)), strict=True))
             self._terms(vocabulary, terms)
-        rows_all = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         counts = sparse.csr_matrix(
-            (np.ones(len(columns), dtype=self.dtype), (rows_all, columns)),
-            shape=(n_documents, len(vocabulary)),
+            (np.ones(len(columns), dtype=self.dtype), (rows, columns)),
+            shape=(found.n_texts, len(vocabulary)),
             dtype=self.dtype,
         )
         counts.sum_duplicates()
         counts.sort_indices()
         return vocabulary, counts
+
+    def _word_ngrams(self, tokens: list[str], stop_words: Any = None) -> list[str]:
+        if self.ngram_range != (1, 2):
+            return super()._word_ngrams(tokens, stop_words)
+        # scikit-learn's features in its order (words, then bigrams), by one comprehension, not a loop
+        if stop_words is not None:
+            tokens = [token for token in tokens if token not in stop_words]
+        return tokens + [f"{first} {second}" for first, second in zip(tokens, tokens[1:])]
 
     def _sort_features(self, X: Any, vocabulary: dict[str, int]) -> Any:
         return X  # `_count_vocab` numbers the vocabulary in sorted order already
@@ -199,20 +194,6 @@ class TopicWordVectorizer(CountVectorizer):
         index = pd.Index(terms, dtype=object)
         self.__dict__["_vocabulary_terms"] = (vocabulary, index)
         return index
-
-
-def _sorted_vocabulary(uniques: list[np.ndarray], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct terms of the blocks' `uniques`, sorted, and `codes` (offsets into the concatenated
-    uniques) as indices into them."""
-    if not uniques:
-        return np.zeros(0, dtype=object), codes
-    merged = np.concatenate(uniques)
-    to_distinct, distinct = pd.factorize(merged)
-    distinct = np.asarray(distinct, dtype=object)
-    order = pc.sort_indices(pa.array(distinct, type=pa.large_string())).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return distinct[order], rank[to_distinct][codes]
 
 
 def make_vectorizer(
@@ -296,6 +277,9 @@ def top_scored(row: sparse.csr_matrix, vocabulary: np.ndarray, n: int) -> list[t
     row = sparse.csr_matrix(row)
     keep = row.data > 0
     indices, values = row.indices[keep], row.data[keep]
+    if 0 < n < len(values):  # only words scoring at least the n-th best can be among the n (ties kept)
+        near = values >= np.partition(values, len(values) - n)[len(values) - n]
+        indices, values = indices[near], values[near]
     order = np.lexsort((vocabulary[indices], -values))[:n]
     return [(str(vocabulary[indices[i]]), float(values[i])) for i in order]
 

@@ -317,3 +317,51 @@ def test_evaluate_run_default_tokenizer_matches_surface_forms_to_corpus_tokens(t
     assert result["npmi_per_language"] == pytest.approx(
         {"fr": 1.0}, abs=1e-9
     )  # no English segments: no score
+
+
+def test_npmi_dictionary_is_built_once_and_per_language_scores_match_own_dictionaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One gensim Dictionary per evaluation; each language's NPMI is what a dictionary of that
+    language's segments alone gives (a word only the other language uses is dropped, as before)."""
+    import gensim.corpora
+
+    texts = {
+        "en": ["data centre compute cloud", "data centre compute power", "farm rain wheat harvest",
+               "farm rain wheat data", "cloud power farm rain"],
+        "fr": ["données calcul nuage serveur", "données calcul serveur énergie", "pluie blé récolte ferme",
+               "pluie blé ferme données", "nuage serveur pluie blé"],
+    }  # fmt: skip
+    segments = pd.DataFrame(
+        {
+            "doc_id": [f"{lang}{i}" for lang, rows in texts.items() for i in range(len(rows))],
+            "text": [text for rows in texts.values() for text in rows],
+            "language": [lang for lang, rows in texts.items() for _ in rows],
+            "topic": [0, 0, 1, 1, 0] * 2,
+        }
+    )
+    segments.to_parquet(tmp_path / "segments.parquet")
+    topics = pd.DataFrame(
+        {
+            "topic": [0, 1],
+            "words": [["data", "centre", "données", "calcul"], ["farm", "rain", "pluie", "blé"]],
+            "words_en": [["data", "centre", "compute", "serveur"], ["farm", "rain", "wheat", "cloud"]],
+            "words_fr": [["données", "calcul", "serveur", "data"], ["pluie", "blé", "ferme", "nuage"]],
+        }
+    )
+    built = []
+    original = gensim.corpora.Dictionary
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(gensim.corpora, "Dictionary", counting)
+    result = evaluate_run(tmp_path, topics=topics, analyzer=str.split)
+    assert len(built) == 1
+    monkeypatch.setattr(gensim.corpora, "Dictionary", original)
+    for language, column in (("en", "words_en"), ("fr", "words_fr")):
+        own = [text.split() for text in texts[language]]
+        expected = npmi_coherence(topics[column].tolist(), own)[0]  # its own dictionary: "serveur" dropped in en
+        assert result["npmi_per_language"][language] == pytest.approx(expected, abs=1e-12)
+    assert result["npmi_per_language"]["en"] != pytest.approx(result["npmi_per_language"]["fr"])
