@@ -365,3 +365,43 @@ def test_npmi_dictionary_is_built_once_and_per_language_scores_match_own_diction
         expected = npmi_coherence(topics[column].tolist(), own)[0]  # its own dictionary: "serveur" dropped in en
         assert result["npmi_per_language"][language] == pytest.approx(expected, abs=1e-12)
     assert result["npmi_per_language"]["en"] != pytest.approx(result["npmi_per_language"]["fr"])
+
+
+def test_npmi_equals_gensim_c_npmi_on_random_corpora() -> None:
+    """The array-based window counts give gensim's c_npmi exactly (the reference OCTIS and the
+    BERTopic paper use), including gensim's sliding-window quirk: a word that leaves the window is
+    dropped from it even while another occurrence of it is still inside."""
+    import random
+
+    from gensim.corpora import Dictionary
+    from gensim.models.coherencemodel import CoherenceModel
+
+    rng = random.Random(0)
+    compared = 0
+    for _ in range(60):
+        vocabulary = [f"w{i}" for i in range(rng.randint(3, 20))]
+        docs = [
+            [rng.choice(vocabulary[: rng.randint(1, len(vocabulary))]) for _ in range(rng.choice([0, 1, 9, 10, 11, 40]))]
+            for _ in range(rng.randint(2, 25))
+        ]
+        present = list(Dictionary(docs).token2id)
+        if len(present) < 2:
+            continue
+        topics = [rng.sample(present, min(len(present), rng.randint(2, 6))) for _ in range(rng.randint(1, 3))]
+        topics[0] = [*topics[0], topics[0][0]]  # a repeated word pairs with itself
+        window = rng.choice([2, 5, 10])
+        expected = CoherenceModel(
+            topics=topics, texts=docs, dictionary=Dictionary(docs), coherence="c_npmi", window_size=window,
+            topn=10, processes=1,
+        ).get_coherence_per_topic()  # fmt: skip
+        _, got = npmi_coherence(topics, docs, window_size=window)
+        assert got == pytest.approx(expected, abs=1e-12, nan_ok=True)
+        compared += len(topics)
+    assert compared > 60
+    # the quirk itself: "a" at positions 0 and 2 of a 3-word window leaves with position 0
+    docs = [["a", "b", "a", "c", "d"]]
+    _, (score,) = npmi_coherence([["a", "d"]], docs, window_size=3)
+    assert score == pytest.approx(
+        CoherenceModel(topics=[["a", "d"]], texts=docs, dictionary=Dictionary(docs), coherence="c_npmi",
+                       window_size=3, processes=1).get_coherence_per_topic()[0], abs=1e-12,
+    )  # fmt: skip
