@@ -23,6 +23,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,11 +48,20 @@ class EvaluationError(ValueError):
 # Coherence and diversity
 
 
-def corpus_dictionary(tokenized_docs: Sequence[Sequence[str]]):
-    """gensim `Dictionary` of the corpus; build it once when scoring many topic sets on one corpus."""
-    from gensim.corpora import Dictionary
+@dataclass(frozen=True)
+class CorpusVocabulary:
+    """The corpus's distinct tokens, numbered in first-seen order: what NPMI needs of gensim's
+    `Dictionary` (its `token2id`), without its bag-of-words pass over every document (30 s on
+    morocco-news under load, for a membership test)."""
 
-    return Dictionary(tokenized_docs)
+    token2id: dict[str, int]
+
+
+def corpus_dictionary(tokenized_docs: Sequence[Sequence[str]]) -> CorpusVocabulary:
+    """The corpus's vocabulary (`token2id`, as gensim's `Dictionary` has it); build it once when
+    scoring many topic sets on one corpus. A gensim `Dictionary` may be passed wherever it is taken."""
+    distinct = dict.fromkeys(itertools.chain.from_iterable(tokenized_docs))
+    return CorpusVocabulary({token: number for number, token in enumerate(distinct)})
 
 
 def npmi_coherence(

@@ -11,6 +11,7 @@ every word.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -156,7 +157,7 @@ class TopicWordVectorizer(CountVectorizer):
         # scikit-learn's features in its order (words, then bigrams), by one comprehension, not a loop
         if stop_words is not None:
             tokens = [token for token in tokens if token not in stop_words]
-        return tokens + [f"{first} {second}" for first, second in zip(tokens, tokens[1:])]
+        return tokens + [f"{first} {second}" for first, second in itertools.pairwise(tokens)]
 
     def _sort_features(self, X: Any, vocabulary: dict[str, int]) -> Any:
         return X  # `_count_vocab` numbers the vocabulary in sorted order already

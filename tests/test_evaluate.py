@@ -322,9 +322,9 @@ def test_evaluate_run_default_tokenizer_matches_surface_forms_to_corpus_tokens(t
 def test_npmi_dictionary_is_built_once_and_per_language_scores_match_own_dictionaries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One gensim Dictionary per evaluation; each language's NPMI is what a dictionary of that
+    """One corpus vocabulary per evaluation; each language's NPMI is what a dictionary of that
     language's segments alone gives (a word only the other language uses is dropped, as before)."""
-    import gensim.corpora
+    import analysis.evaluate as evaluate_module
 
     texts = {
         "en": ["data centre compute cloud", "data centre compute power", "farm rain wheat harvest",
@@ -350,16 +350,15 @@ def test_npmi_dictionary_is_built_once_and_per_language_scores_match_own_diction
         }
     )
     built = []
-    original = gensim.corpora.Dictionary
+    original = evaluate_module.corpus_dictionary
 
-    def counting(*args, **kwargs):
-        built.append(1)
-        return original(*args, **kwargs)
+    def counting(tokenized):
+        built.append(len(tokenized))
+        return original(tokenized)
 
-    monkeypatch.setattr(gensim.corpora, "Dictionary", counting)
+    monkeypatch.setattr(evaluate_module, "corpus_dictionary", counting)
     result = evaluate_run(tmp_path, topics=topics, analyzer=str.split)
-    assert len(built) == 1
-    monkeypatch.setattr(gensim.corpora, "Dictionary", original)
+    assert built == [10]  # once, over all fitted segments, not again per language
     for language, column in (("en", "words_en"), ("fr", "words_fr")):
         own = [text.split() for text in texts[language]]
         expected = npmi_coherence(topics[column].tolist(), own)[0]  # its own dictionary: "serveur" dropped in en
