@@ -240,8 +240,8 @@ def build_topic_model(
             prediction_data=True,
             # hdbscan's default (4) queries the core distances in joblib worker processes above
             # 16,384 points; starting them and shipping the tree cost more than the query itself:
-            # on morocco-news 3.7 s in this process against 11.6 s with 2 workers and 15-60 s with
-            # 4 under load (benchmarks/results/topic_cost.md). The clusters are the same.
+            # on morocco-news under load, 4-24 s in this process against 60 s with the default
+            # (benchmarks/results/topic_cost.md). The clusters are the same.
             core_dist_n_jobs=HDBSCAN_JOBS,
         )
     return SegmentCountsBERTopic(
