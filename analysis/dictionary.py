@@ -21,6 +21,7 @@ import pandas as pd
 from analysis.codebook import OTHER, Codebook
 from analysis.text import normalise_for_words
 from analysis.text.arabic import ARABIC_LETTER, CONJUNCTIONS, MIN_STEM, PROCLITICS, without_article
+from analysis.text.words import token_codes
 
 _DASHES = re.compile("[-\u2010-\u2015_/]")
 _WORD = re.compile(r"\w+")
@@ -79,36 +80,54 @@ def theme_patterns(codebook: Codebook, *, generic: bool = False) -> dict[str, re
 
 @dataclass(frozen=True)
 class MatchingTexts:
-    """Texts in `normalise_for_matching` form, also joined into one string (NUL between texts), so that
-    the texts holding a term are found by one C-speed `str.find` scan instead of a regex per text."""
+    """Texts in `normalise_for_matching` form, and their distinct words joined into one string (NUL
+    between words), so that the texts holding a term's key are found by one C-speed `str.find` scan
+    of the distinct words instead of a regex per text.
+
+    A key holds no whitespace, so it occurs in a text exactly when it occurs inside one of the text's
+    whitespace-separated words; the distinct words of morocco-news are a sixth of its characters.
+    """
 
     normalised: list[str]
-    joined: str
-    starts: np.ndarray  # offset of each text in `joined`, plus one past the end
+    joined: str  # the distinct words, each followed by NUL
+    starts: np.ndarray  # offset of each distinct word in `joined`, plus one past the end
+    word_rows: np.ndarray  # the row of each occurrence of each distinct word, word after word
+    word_offsets: np.ndarray  # word i's rows are word_rows[word_offsets[i]:word_offsets[i + 1]]
     _rows: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, texts: Sequence[str]) -> MatchingTexts:
         normalised = [normalise_for_matching(text or "") for text in texts]
-        lengths = np.fromiter((len(text) + 1 for text in normalised), dtype=np.int64, count=len(normalised))
-        starts = np.concatenate([[0], np.cumsum(lengths)])
-        # a NUL inside a text becomes a space here: keys hold neither, so no key match is made or lost
-        joined = "".join(text.replace("\0", " ") + "\0" for text in normalised)
-        return cls(normalised=normalised, joined=joined, starts=starts)
+        found = token_codes(text.split() for text in normalised)
+        by_word = np.argsort(found.codes, kind="stable")  # occurrences grouped by word, rows ascending
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(found.codes, minlength=len(found.distinct)))])
+        lengths = np.fromiter((len(word) + 1 for word in found.distinct), dtype=np.int64, count=len(found.distinct))
+        return cls(
+            normalised=normalised,
+            joined="".join(word + "\0" for word in found.distinct.tolist()),
+            starts=np.concatenate([[0], np.cumsum(lengths)]),
+            word_rows=found.rows[by_word],
+            word_offsets=offsets,
+        )
 
     def rows_containing(self, key: str) -> np.ndarray:
-        """Rows (ascending) whose normalised text contains the substring `key`."""
+        """Rows (ascending) whose normalised text contains the substring `key` (no whitespace in it)."""
         if key not in self._rows:
             self._rows[key] = self._find(key)
         return self._rows[key]
 
     def _find(self, key: str) -> np.ndarray:
-        rows, position, find = [], 0, self.joined.find
+        words, position, find = [], 0, self.joined.find
         while key and (position := find(key, position)) != -1:
-            row = int(np.searchsorted(self.starts, position, side="right")) - 1
-            rows.append(row)
-            position = int(self.starts[row + 1])  # the next text: one row is listed once
-        return np.asarray(rows, dtype=int)
+            word = int(np.searchsorted(self.starts, position, side="right")) - 1
+            words.append(word)
+            position = int(self.starts[word + 1])  # the next word: one word is listed once
+        if not words:
+            return np.zeros(0, dtype=int)
+        offsets, holding = self.word_offsets, np.zeros(len(self.normalised), dtype=bool)
+        for word in words:
+            holding[self.word_rows[offsets[word] : offsets[word + 1]]] = True
+        return np.flatnonzero(holding)
 
     def count_matches(self, terms: Sequence[str], rows: Sequence[int] | None = None) -> dict[int, int]:
         """Matches of `terms_pattern(terms)` (`findall`) per row that has any, among `rows` (all rows).

@@ -23,11 +23,13 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from analysis.topics.files import as_word_list, read_topics_csv
@@ -46,11 +48,20 @@ class EvaluationError(ValueError):
 # Coherence and diversity
 
 
-def corpus_dictionary(tokenized_docs: Sequence[Sequence[str]]):
-    """gensim `Dictionary` of the corpus; build it once when scoring many topic sets on one corpus."""
-    from gensim.corpora import Dictionary
+@dataclass(frozen=True)
+class CorpusVocabulary:
+    """The corpus's distinct tokens, numbered in first-seen order: what NPMI needs of gensim's
+    `Dictionary` (its `token2id`), without its bag-of-words pass over every document (30 s on
+    morocco-news under load, for a membership test)."""
 
-    return Dictionary(tokenized_docs)
+    token2id: dict[str, int]
+
+
+def corpus_dictionary(tokenized_docs: Sequence[Sequence[str]]) -> CorpusVocabulary:
+    """The corpus's vocabulary (`token2id`, as gensim's `Dictionary` has it); build it once when
+    scoring many topic sets on one corpus. A gensim `Dictionary` may be passed wherever it is taken."""
+    distinct = dict.fromkeys(itertools.chain.from_iterable(tokenized_docs))
+    return CorpusVocabulary({token: number for number, token in enumerate(distinct)})
 
 
 def npmi_coherence(
@@ -70,8 +81,6 @@ def npmi_coherence(
     (default; a topic left with fewer than 2 words scores NaN and is left out of the mean),
     "first_word" (the paper's replacement, for reproducing its numbers) or "error".
     """
-    from gensim.models.coherencemodel import CoherenceModel
-
     if not topic_words:
         raise EvaluationError("no topics to score: topic_words is empty")
     if not any(tokenized_docs):
@@ -99,19 +108,77 @@ def npmi_coherence(
     scorable = [i for i, words in enumerate(prepared) if len(set(words)) >= 2]
     per_topic = [math.nan] * len(prepared)
     if scorable:
-        model = CoherenceModel(
-            topics=[prepared[i] for i in scorable],
-            texts=tokenized_docs,
-            dictionary=dictionary,
-            coherence="c_npmi",
-            window_size=window_size,
-            topn=top_n,
-            processes=1,
-        )
-        for i, score in zip(scorable, model.get_coherence_per_topic(), strict=True):
+        scores = _sliding_window_npmi([prepared[i] for i in scorable], tokenized_docs, window_size)
+        for i, score in zip(scorable, scores, strict=True):
             per_topic[i] = float(score)
     scored = [s for s in per_topic if not math.isnan(s)]
     return (float(np.mean(scored)) if scored else math.nan), per_topic
+
+
+NPMI_EPSILON = 1e-12  # gensim's direct_confirmation_measure.EPSILON
+
+
+def _sliding_window_npmi(
+    topics: Sequence[Sequence[str]], tokenized_docs: Sequence[Sequence[str]], window_size: int
+) -> list[float]:
+    """Per-topic NPMI exactly as gensim's `CoherenceModel(coherence="c_npmi", processes=1)` computes it,
+    from window counts made with array operations instead of gensim's Python loop over every window
+    (30 s of the evaluation on morocco-news; the numbers are the same: tests/test_evaluate.py).
+
+    gensim's windows: a document of L >= w tokens gives L - w + 1 windows, a shorter (or empty) one
+    gives one; every window counts in the total. Its window holds a set of words that it updates as
+    it slides, removing the word that leaves and adding the word that enters, in that order; a word
+    that leaves while another occurrence of it stays inside is removed all the same. Replayed here per
+    word and document: an occurrence at position p is added at window max(0, p - w + 1) and removed
+    at window p + 1, and the word is present from each addition until the next event of that word.
+    Then NPMI of each ordered pair of different positions in a topic, averaged per topic.
+    """
+    columns = {
+        word: column for column, word in enumerate(dict.fromkeys(w for topic in topics for w in topic))
+    }
+    lengths = np.fromiter((len(doc) for doc in tokenized_docs), dtype=np.int64, count=len(tokenized_docs))
+    n_windows = np.where(lengths >= window_size, lengths - window_size + 1, 1)
+    window_start = np.concatenate([[0], np.cumsum(n_windows)])
+    found = [(row, position, columns[token]) for row, doc in enumerate(tokenized_docs)
+             for position, token in enumerate(doc) if token in columns]  # fmt: skip
+    rows, positions, words = np.asarray(found, dtype=np.int64).reshape(-1, 3).T
+    # events: (document, word, window, kind) with kind 0 = removal before 1 = addition at one window
+    times = np.concatenate([np.maximum(positions - window_size + 1, 0), positions + 1])
+    kinds = np.concatenate(
+        [np.ones(len(positions), dtype=np.int64), np.zeros(len(positions), dtype=np.int64)]
+    )
+    event_rows, event_words = np.tile(rows, 2), np.tile(words, 2)
+    order = np.lexsort((kinds, times, event_words, event_rows))
+    times, kinds, event_rows, event_words = times[order], kinds[order], event_rows[order], event_words[order]
+    # an addition is followed by an event of the same word and document: its occurrence's removal at the latest
+    additions = np.flatnonzero(kinds == 1)
+    first = times[additions]
+    last = np.minimum(times[additions + 1], n_windows[event_rows[additions]]) - 1
+    spans = np.maximum(last - first + 1, 0)
+    windows = np.repeat(window_start[event_rows[additions]] + first - np.cumsum(spans) + spans, spans)
+    windows += np.arange(len(windows))
+    present = sparse.csr_matrix(
+        (np.ones(len(windows), dtype=np.int64), (windows, np.repeat(event_words[additions], spans))),
+        shape=(int(window_start[-1]), len(columns)),
+    )
+    together = (present.T @ present).toarray()  # windows holding both words; the diagonal: each word
+    num_docs = float(window_start[-1])
+    scores = []
+    for topic in topics:
+        ids = [columns[word] for word in topic]
+        sims = []
+        for i, w_prime in enumerate(ids):
+            for j, w_star in enumerate(ids):
+                if i == j:
+                    continue
+                co_occur = together[w_prime, w_star]
+                ratio = np.log(
+                    ((co_occur / num_docs) + NPMI_EPSILON)
+                    / ((together[w_prime, w_prime] / num_docs) * (together[w_star, w_star] / num_docs))
+                )
+                sims.append(ratio / (-np.log(co_occur / num_docs + NPMI_EPSILON)))
+        scores.append(np.mean(sims))
+    return scores
 
 
 def topic_diversity(topic_words: Sequence[Sequence[str]], top_n: int = 10) -> float:
@@ -350,7 +417,9 @@ def evaluate_topics(
             "npmi_words_dropped": {"ngrams": n_ngrams, "not_in_corpus": n_unknown - n_ngrams},
             "topic_diversity": topic_diversity(topic_words, top_n),
         }
-        result["npmi_per_language"] = _npmi_per_language(topic_table, fitted, tokenize, top_n)
+        result["npmi_per_language"] = _npmi_per_language(
+            topic_table, fitted, tokenize, top_n, tokenized, dictionary
+        )
     else:
         result |= {"npmi": math.nan, "topic_diversity": math.nan, "note": "no topics besides outliers"}
 
@@ -375,28 +444,40 @@ def evaluate_topics(
 
 
 def _npmi_per_language(
-    topic_table: pd.DataFrame, fitted: pd.DataFrame, tokenize: Analyzer, top_n: int
+    topic_table: pd.DataFrame,
+    fitted: pd.DataFrame,
+    tokenize: Analyzer,
+    top_n: int,
+    tokenized: Sequence[Sequence[str]],
+    dictionary: Any,
 ) -> dict[str, float]:
     """NPMI of each language's own topic words (`words_<lang>` columns) over that language's segments.
 
     Words of different languages never share a window, so the NPMI of a mixed-language word list
     is negative by construction; per language it measures what coherence is meant to.
+    `tokenized` (the fitted segments' tokens) and `dictionary` (their gensim dictionary) are the
+    whole corpus's, made once: c_npmi reads only the dictionary's word ids, so a language's score
+    is the one a dictionary of its own segments gives once words absent from them are dropped.
     """
     if "language" not in fitted.columns:
         return {}
     scores = {}
+    segment_languages = fitted["language"].to_numpy()
     for column in (c for c in topic_table.columns if c.startswith("words_")):
         language = column.removeprefix("words_")
-        texts = fitted.loc[fitted["language"] == language, "text"].astype(str)
-        tokenized = [tokenize(text) for text in texts]
+        language_tokens = [
+            tokens for tokens, lang in zip(tokenized, segment_languages, strict=True) if lang == language
+        ]
+        vocabulary = {token for tokens in language_tokens for token in tokens}
         words = [
             [" ".join(tokenize(w)) for w in as_word_list(cell)][:top_n]
             for topic_id, cell in zip(topic_table["topic_id"], topic_table[column], strict=True)
             if topic_id != OUTLIER
         ]
         words = [[w for w in ws if w and " " not in w] for ws in words]
-        if any(tokenized) and any(len(set(ws)) >= 2 for ws in words):
-            scores[language] = npmi_coherence([ws for ws in words if ws], tokenized, top_n=top_n)[0]
+        if any(language_tokens) and any(len(set(ws)) >= 2 for ws in words):
+            known = [[w for w in ws if w in vocabulary] for ws in words if ws]  # as "drop" would
+            scores[language] = npmi_coherence(known, language_tokens, top_n=top_n, dictionary=dictionary)[0]
     return scores
 
 

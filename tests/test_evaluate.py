@@ -317,3 +317,90 @@ def test_evaluate_run_default_tokenizer_matches_surface_forms_to_corpus_tokens(t
     assert result["npmi_per_language"] == pytest.approx(
         {"fr": 1.0}, abs=1e-9
     )  # no English segments: no score
+
+
+def test_npmi_dictionary_is_built_once_and_per_language_scores_match_own_dictionaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One corpus vocabulary per evaluation; each language's NPMI is what a dictionary of that
+    language's segments alone gives (a word only the other language uses is dropped, as before)."""
+    import analysis.evaluate as evaluate_module
+
+    texts = {
+        "en": ["data centre compute cloud", "data centre compute power", "farm rain wheat harvest",
+               "farm rain wheat data", "cloud power farm rain"],
+        "fr": ["données calcul nuage serveur", "données calcul serveur énergie", "pluie blé récolte ferme",
+               "pluie blé ferme données", "nuage serveur pluie blé"],
+    }  # fmt: skip
+    segments = pd.DataFrame(
+        {
+            "doc_id": [f"{lang}{i}" for lang, rows in texts.items() for i in range(len(rows))],
+            "text": [text for rows in texts.values() for text in rows],
+            "language": [lang for lang, rows in texts.items() for _ in rows],
+            "topic": [0, 0, 1, 1, 0] * 2,
+        }
+    )
+    segments.to_parquet(tmp_path / "segments.parquet")
+    topics = pd.DataFrame(
+        {
+            "topic": [0, 1],
+            "words": [["data", "centre", "données", "calcul"], ["farm", "rain", "pluie", "blé"]],
+            "words_en": [["data", "centre", "compute", "serveur"], ["farm", "rain", "wheat", "cloud"]],
+            "words_fr": [["données", "calcul", "serveur", "data"], ["pluie", "blé", "ferme", "nuage"]],
+        }
+    )
+    built = []
+    original = evaluate_module.corpus_dictionary
+
+    def counting(tokenized):
+        built.append(len(tokenized))
+        return original(tokenized)
+
+    monkeypatch.setattr(evaluate_module, "corpus_dictionary", counting)
+    result = evaluate_run(tmp_path, topics=topics, analyzer=str.split)
+    assert built == [10]  # once, over all fitted segments, not again per language
+    for language, column in (("en", "words_en"), ("fr", "words_fr")):
+        own = [text.split() for text in texts[language]]
+        expected = npmi_coherence(topics[column].tolist(), own)[0]  # its own dictionary: "serveur" dropped in en
+        assert result["npmi_per_language"][language] == pytest.approx(expected, abs=1e-12)
+    assert result["npmi_per_language"]["en"] != pytest.approx(result["npmi_per_language"]["fr"])
+
+
+def test_npmi_equals_gensim_c_npmi_on_random_corpora() -> None:
+    """The array-based window counts give gensim's c_npmi exactly (the reference OCTIS and the
+    BERTopic paper use), including gensim's sliding-window quirk: a word that leaves the window is
+    dropped from it even while another occurrence of it is still inside."""
+    import random
+
+    from gensim.corpora import Dictionary
+    from gensim.models.coherencemodel import CoherenceModel
+
+    rng = random.Random(0)
+    compared = 0
+    for _ in range(60):
+        vocabulary = [f"w{i}" for i in range(rng.randint(3, 20))]
+        docs = [
+            [rng.choice(vocabulary[: rng.randint(1, len(vocabulary))]) for _ in range(rng.choice([0, 1, 9, 10, 11, 40]))]
+            for _ in range(rng.randint(2, 25))
+        ]
+        present = list(Dictionary(docs).token2id)
+        if len(present) < 2:
+            continue
+        topics = [rng.sample(present, min(len(present), rng.randint(2, 6))) for _ in range(rng.randint(1, 3))]
+        topics[0] = [*topics[0], topics[0][0]]  # a repeated word pairs with itself
+        window = rng.choice([2, 5, 10])
+        expected = CoherenceModel(
+            topics=topics, texts=docs, dictionary=Dictionary(docs), coherence="c_npmi", window_size=window,
+            topn=10, processes=1,
+        ).get_coherence_per_topic()  # fmt: skip
+        _, got = npmi_coherence(topics, docs, window_size=window)
+        assert got == pytest.approx(expected, abs=1e-12, nan_ok=True)
+        compared += len(topics)
+    assert compared > 60
+    # the quirk itself: "a" at positions 0 and 2 of a 3-word window leaves with position 0
+    docs = [["a", "b", "a", "c", "d"]]
+    _, (score,) = npmi_coherence([["a", "d"]], docs, window_size=3)
+    assert score == pytest.approx(
+        CoherenceModel(topics=[["a", "d"]], texts=docs, dictionary=Dictionary(docs), coherence="c_npmi",
+                       window_size=3, processes=1).get_coherence_per_topic()[0], abs=1e-12,
+    )  # fmt: skip

@@ -167,3 +167,28 @@ def test_distinctive_scores_count_documents_not_repetitions():
 def test_distinctive_scores_check_their_inputs():
     with pytest.raises(ValueError, match="3 document rows but 2 topic"):
         distinctive_word_scores(sparse.csr_matrix(np.ones((3, 2))), np.array([0, 1]))
+
+
+@pytest.mark.parametrize(
+    ("ngram_range", "min_df", "max_features"),
+    [((1, 2), 1, None), ((1, 2), 2, None), ((1, 1), 1, None), ((2, 3), 1, None), ((1, 2), 1, 50)],
+)
+def test_topic_word_vectorizer_counts_exactly_as_scikit_learn(sample_corpus, ngram_range, min_df, max_features):
+    """The array-based counting gives scikit-learn's vocabulary and matrix, fitted and transformed."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = sample_corpus.segments["text"].astype(str).tolist()
+    fast = make_vectorizer(len(texts), ngram_range=ngram_range, min_df=min_df)
+    fast.set_params(max_features=max_features)
+    fast.BLOCK = 50  # several blocks, so that merging their vocabularies is exercised
+    plain = CountVectorizer(**fast.get_params())
+    assert type(fast) is not CountVectorizer and type(plain) is CountVectorizer
+    counts, expected = fast.fit_transform(texts), plain.fit_transform(texts)
+    assert fast.vocabulary_ == plain.vocabulary_
+    assert list(fast.get_feature_names_out()) == list(plain.get_feature_names_out())
+    assert counts.shape == expected.shape and counts.dtype == expected.dtype
+    assert (counts != expected).nnz == 0
+    assert counts.shape[1] == max_features or counts.shape[1] > 500  # Arabic, French and English terms
+    new = ["Le Maroc investit dans les centres de données.", "", "الذكاء الاصطناعي في المغرب", "zzz qqq"]
+    assert (fast.transform(new) != plain.transform(new)).nnz == 0
+    assert fast.transform(new)[0].sum() > 0 and fast.transform(new)[3].sum() == 0

@@ -8,7 +8,8 @@ Everything here works on one string (or a batch of strings) and knows nothing of
 - `clean`: `normalise_unicode`, `clean_text` (page furniture), `find_repeated_lines`;
 - `dates`: `parse_date`;
 - `language`: `detect_language(s)`, `is_darija`;
-- `words`: `normalise_for_words`, `tokenize_words` (topic words and dictionary scores);
+- `words`: `normalise_for_words`, `tokenize_words` (topic words and dictionary scores), `token_codes`
+  (the tokens of many texts hashed at once, for counting);
 - `wordlists`: `read_word_list`, the one reader of the packaged `analysis/data/*.txt` lists.
 """
 

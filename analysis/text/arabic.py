@@ -40,7 +40,10 @@ DIACRITICS = re.compile(f"[{MARK_RANGES}{TATWEEL}]")  # marks and the tatweel (k
 # Hamza-carrying and wasla alefs are written interchangeably in news text.
 ALEF_FOLD = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"}
 # Topic words fold further: final yeh/alef maqsura and teh marbuta/heh are spelling variants too.
-_LETTER_MAP = str.maketrans({**ALEF_FOLD, "ى": "ي", "ة": "ه", TATWEEL: ""})
+# Applied as one `str.replace` per letter: `str.translate` with a table looks up every character in
+# Python and was twenty times slower on morocco-news (4.2 s against 0.2 s). No replacement is itself
+# a folded letter, so the order of the replacements does not matter.
+_LETTER_FOLDS = (*ALEF_FOLD.items(), ("ى", "ي"), ("ة", "ه"), (TATWEEL, ""))
 
 # Clitics written onto a word. For stemming topic words, prefixes are tried longest first; "و" and
 # "ب"/"ل"/"ف"/"ك" alone are too ambiguous to strip.
@@ -69,7 +72,9 @@ def normalise_arabic(text: str, *, stem: bool = False) -> str:
     ون, ين, ها…) when at least three letters remain — light and conservative, for topic words.
     Non-Arabic text passes through unchanged.
     """
-    text = MARKS.sub("", text).translate(_LETTER_MAP)
+    text = MARKS.sub("", text)
+    for letter, folded in _LETTER_FOLDS:
+        text = text.replace(letter, folded)
     if stem:
         text = ARABIC_WORD.sub(lambda match: light_stem(match.group()), text)
     return text

@@ -28,6 +28,7 @@ from analysis.topics.scale import scale_parameters
 from analysis.vectorize import distinctive_top_words
 
 MMR_DIVERSITY = 0.3
+HDBSCAN_JOBS = 1  # processes for HDBSCAN's core distances (see build_topic_model)
 _LOGGER = logging.getLogger("BERTopic")
 
 
@@ -237,6 +238,11 @@ def build_topic_model(
             metric="euclidean",
             cluster_selection_method=config.cluster_selection,
             prediction_data=True,
+            # hdbscan's default (4) queries the core distances in joblib worker processes above
+            # 16,384 points; starting them and shipping the tree cost more than the query itself:
+            # on morocco-news under load, 4-24 s in this process against 60 s with the default
+            # (benchmarks/results/topic_cost.md). The clusters are the same.
+            core_dist_n_jobs=HDBSCAN_JOBS,
         )
     return SegmentCountsBERTopic(
         embedding_model=embedding_model,

@@ -19,6 +19,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
 from analysis.config import TopicConfig
+from analysis.text.arabic import ARABIC_SCRIPT_CHAR
+from analysis.text.words import token_codes
 from analysis.topics.model import DistinctiveWords
 from analysis.vectorize import distinctive_top_words, normalise_arabic, tokenize_words
 
@@ -95,12 +97,13 @@ def spelling_counts(texts: Sequence[str]) -> dict[str, Counter[str]]:
     """Normalised Arabic word → its spellings in `texts` with their counts (first-seen order);
     summed over parts of a corpus in order, they give the whole corpus's `surface_forms`."""
     # Counted per distinct word first (folding each word once, not at every occurrence); the
-    # counts keep first-seen order, so ties between spellings go the same way as word by word.
-    occurrences: Counter[str] = Counter()
-    for text in texts:
-        occurrences.update(tokenize_words(unicodedata.normalize("NFKC", text).lower()))
+    # distinct words keep first-seen order, so ties between spellings go the same way as word by word.
+    # Folding changes only words with Arabic letters or marks: texts without any are skipped.
+    lowered = (unicodedata.normalize("NFKC", text).lower() for text in texts)
+    found = token_codes(tokenize_words(text) for text in lowered if ARABIC_SCRIPT_CHAR.search(text))
+    occurrences = np.bincount(found.codes, minlength=len(found.distinct))
     spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
-    for word, count in occurrences.items():
+    for word, count in zip(found.distinct.tolist(), occurrences.tolist(), strict=True):
         folded = normalise_arabic(word)
         if folded != word:
             spellings[folded][word] += count
