@@ -291,6 +291,27 @@ def test_time_series_panels_have_their_own_scale(tables):
         assert band.max() <= ax.get_ylim()[1]  # every band fits its panel
 
 
+def test_time_series_y_ticks_print_their_own_value():
+    """A 0-5 % panel once labelled its 2.5 % tick "2%": every tick label must round to its tick."""
+    months = pd.period_range("2020-01", periods=12, freq="M").astype(str)
+    rows = []
+    for theme, top in (("a", 0.065), ("b", 0.037), ("c", 0.021), ("d", 0.31)):
+        for i, month in enumerate(months):
+            share = top * (0.5 + 0.5 * np.sin(i)) / 1.08
+            rows.append({"group": month, "theme": theme, "share": share, "ci_low": share * 0.8,
+                         "ci_high": share * 1.08, "n_docs": 40})  # fmt: skip
+    fig, panels = figure_shares_over_time(pd.DataFrame(rows))
+    fig.canvas.draw()
+    for ax in (a for a in panels.flat if a.get_visible()):
+        formatter = ax.yaxis.get_major_formatter()
+        ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+        labels = [formatter(t) for t in ticks]
+        assert len(set(labels)) == len(labels), labels
+        for tick, label in zip(ticks, labels, strict=True):
+            assert float(label.rstrip("%")) == pytest.approx(tick * 100, abs=1e-9), (tick, label)
+    plt.close(fig)
+
+
 def test_top_words_titles_give_n_and_hide_thin_language_panels(segments, topics):
     words = topic_word_shares(segments, topics, languages=["ar", "fr", "en"])
     counts = words.drop_duplicates(["topic", "language"]).set_index(["topic", "language"])["n_segments"]

@@ -110,7 +110,8 @@ def figure_shares_over_time(
             ax.set_title(title, loc="left", fontsize=8)
             ax.set_ylabel("")
             ax.set_ylim(0, top * 1.08 if np.isfinite(top) and top > 0 else 0.05)
-            ax.yaxis.set_major_locator(MaxNLocator(3))
+            # steps of 1, 2, 4 or 5 units: with 2.5 or 1.5 a whole-percent label printed 2.5 % as "2%"
+            ax.yaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 4, 5, 10]))
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if top >= 0.03 else 1))
     for ax in axes.flat[len(values) :]:
         ax.set_visible(False)
