@@ -175,9 +175,11 @@ def _reduced_copies(model, texts: list[str], ks: tuple[int, ...]):  # type: igno
         yield k, reduced
 
 
-def plain_bertopic(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...]):  # type: ignore[no-untyped-def]
+def plain_bertopic(  # type: ignore[no-untyped-def]
+    dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...], *, ablations: bool = True
+):
     """BERTopic defaults (the paper's setting); only UMAP's random_state is fixed, for repeatability.
-    The ablation rows re-derive the words of the same topics with one thing changed."""
+    The ablation rows (`ablations`) re-derive the words of the same topics with one thing changed."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from umap import UMAP
@@ -189,6 +191,9 @@ def plain_bertopic(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tupl
     model.fit_transform(dataset.texts, embeddings)
     for k, reduced in _reduced_copies(model, dataset.texts, ks):
         words = {"plain BERTopic": _top_words(reduced)}
+        if not ablations:
+            yield k, words
+            continue
         reduced.update_topics(
             dataset.texts, top_n_words=10, ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True)
         )
@@ -214,13 +219,20 @@ PACKAGE_VARIANTS: dict[str, dict] = {
 
 
 def package_pipeline(  # type: ignore[no-untyped-def]
-    dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...], encoder, name: str
+    dataset: Dataset,
+    embeddings: np.ndarray,
+    seed: int,
+    ks: tuple[int, ...],
+    encoder,
+    name: str,
+    *,
+    ablations: bool = True,
 ):
     """`analysis.topics.fit_topics` as a user reproducing the paper would configure it: nr_topics =
     max(ks) (which also caps the corpus-scaled min_topic_size at 10), single-word topic words
     (`max_ngram = 1`, the paper's NPMI knows only corpus tokens) and the distinctive-word
     representation, with the changes of PACKAGE_VARIANTS[name]; for the default variant also the
-    same topics with the package's c-TF-IDF words, for the ablation."""
+    same topics with the package's c-TF-IDF words, for the ablation (`ablations`)."""
     import pandas as pd
 
     from analysis.config import TopicConfig
@@ -250,7 +262,7 @@ def package_pipeline(  # type: ignore[no-untyped-def]
         )
     for k, reduced in _reduced_copies(result.model, dataset.texts, ks):
         words = {name: _top_words(reduced)}
-        if name == "package (distinctive words)":
+        if ablations and name == "package (distinctive words)":
             reduced.update_topics(
                 dataset.texts,
                 top_n_words=10,
@@ -309,6 +321,7 @@ def run(
     with_peers: bool = True,
     variants: tuple[str, ...] = tuple(PACKAGE_VARIANTS),
     checks: dict[str, dict] | None = None,
+    ablations: bool = True,
 ) -> list[dict]:
     from analysis.evaluate import corpus_dictionary
 
@@ -336,11 +349,16 @@ def run(
         )
         dictionary = corpus_dictionary(dataset.tokens)
         for seed in range(seeds[name]):
-            fits = [plain_bertopic(dataset, embeddings, seed, ks)]
+            # the package first and the peers last, so that an interrupted slow run keeps the main rows
+            fits = []
+            if with_package:
+                fits += [
+                    package_pipeline(dataset, embeddings, seed, ks, encoder, variant, ablations=ablations)
+                    for variant in variants
+                ]
+            fits.append(plain_bertopic(dataset, embeddings, seed, ks, ablations=ablations))
             if with_peers:
                 fits.append(turftopic_peers(dataset, embeddings, seed, ks, sentence_model))
-            if with_package:
-                fits += [package_pipeline(dataset, embeddings, seed, ks, encoder, name) for name in variants]
             for fit in fits:
                 started = time.perf_counter()
                 for k, by_pipeline in fit:
@@ -437,6 +455,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variants", help="comma-separated PACKAGE_VARIANTS names to fit (default: all with --ablations)"
     )
+    parser.add_argument(
+        "--rows",
+        choices=("all", "main"),
+        default="all",
+        help="main: only plain BERTopic, Turftopic and the package (no re-derived-word ablation rows)",
+    )
+    parser.add_argument(
+        "--results-name",
+        default="paper_protocol",
+        help="stem of the results files in benchmarks/results (to run datasets in parallel)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/results")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
@@ -506,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Time so far: {time.perf_counter() - started:.0f} s.\n"
         )
         md_path, _ = write_results(
-            "paper_protocol",
+            args.results_name,
             title="BERTopic paper protocol (NPMI / TD, all-MiniLM-L6-v2)",
             markdown_body=body,
             data={
@@ -531,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         with_peers=not args.no_peers,
         variants=variants,
         checks=checks,
+        ablations=args.rows == "all",
     )
     return 0
 
