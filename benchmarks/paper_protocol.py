@@ -154,6 +154,14 @@ def embed(dataset: Dataset) -> np.ndarray:
 # Fitting: one clustering per pipeline and seed, reduced to each k
 
 Words = list[list[str]]
+# (dataset, pipeline, seed, k) -> each document's topic, kept when --save-topics is given, so that
+# other word scorings can be tried on the same topics afterwards without refitting
+SAVED_TOPICS: dict[tuple[str, str, int, int], np.ndarray] | None = None
+
+
+def _keep_topics(dataset: Dataset, pipeline: str, seed: int, k: int, model) -> None:  # type: ignore[no-untyped-def]
+    if SAVED_TOPICS is not None:
+        SAVED_TOPICS[(dataset.name, pipeline, seed, k)] = np.asarray(model.topics_)
 
 
 def _top_words(model, top_n: int = 10) -> Words:  # type: ignore[no-untyped-def]
@@ -192,6 +200,7 @@ def plain_bertopic(  # type: ignore[no-untyped-def]
     model.fit_transform(dataset.texts, embeddings)
     for k, reduced in _reduced_copies(model, dataset.texts, ks):
         words = {"plain BERTopic": _top_words(reduced)}
+        _keep_topics(dataset, "plain BERTopic", seed, k, reduced)
         if not ablations:
             yield k, words
             continue
@@ -263,6 +272,7 @@ def package_pipeline(  # type: ignore[no-untyped-def]
         )
     for k, reduced in _reduced_copies(result.model, dataset.texts, ks):
         words = {name: _top_words(reduced)}
+        _keep_topics(dataset, name, seed, k, reduced)
         if ablations and name == "package (distinctive words)":
             reduced.update_topics(
                 dataset.texts,
@@ -577,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         "--combine",
         help="comma-separated results JSON files of earlier runs: write one results file from them",
     )
+    parser.add_argument("--save-topics", help="a .pkl file for every fit's document topics (per k and seed)")
     args = parser.parse_args(argv)
     if args.combine:
         combine([Path(p) for p in args.combine.split(",")], args.results_name)
@@ -600,7 +611,15 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_description()
     started = time.perf_counter()
 
+    global SAVED_TOPICS
+    if args.save_topics:
+        SAVED_TOPICS = {}
+
     def report(rows: list[dict]) -> None:
+        if args.save_topics:
+            import pickle
+
+            Path(args.save_topics).write_bytes(pickle.dumps(SAVED_TOPICS))
         if args.no_write:
             print("\n" + markdown_table(summarise(rows), ["dataset", "pipeline", "NPMI", "TD", "runs", "k"]))
             return
