@@ -8,6 +8,12 @@ in what the package changes.
 
     .venv/bin/python benchmarks/paper_protocol.py --datasets bbc,20ng --seeds 3
     .venv/bin/python benchmarks/paper_protocol.py --seeds bbc=3,20ng=1   # fewer runs of the slow one
+    .venv/bin/python benchmarks/paper_protocol.py --datasets 20ng --seeds 1 --rows main   # no ablation rows
+    # the two datasets in parallel processes, then one results file (as measured for issue 15):
+    .venv/bin/python benchmarks/paper_protocol.py --datasets bbc --results-name paper_protocol_bbc &
+    .venv/bin/python benchmarks/paper_protocol.py --datasets 20ng --seeds 1 --results-name paper_protocol_20ng
+    .venv/bin/python benchmarks/paper_protocol.py --combine \
+        benchmarks/results/paper_protocol_bbc.json,benchmarks/results/paper_protocol_20ng.json
 
 Inputs (never copied into the project): ../shared/corpus/benchmarks/bbc-news-octis/corpus.tsv
 (OCTIS's preprocessed BBC News, the paper's exact input) and
