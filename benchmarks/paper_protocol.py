@@ -8,6 +8,12 @@ in what the package changes.
 
     .venv/bin/python benchmarks/paper_protocol.py --datasets bbc,20ng --seeds 3
     .venv/bin/python benchmarks/paper_protocol.py --seeds bbc=3,20ng=1   # fewer runs of the slow one
+    .venv/bin/python benchmarks/paper_protocol.py --datasets 20ng --seeds 1 --rows main   # no ablation rows
+    # the two datasets in parallel processes, then one results file (as measured for issue 15):
+    .venv/bin/python benchmarks/paper_protocol.py --datasets bbc --results-name paper_protocol_bbc &
+    .venv/bin/python benchmarks/paper_protocol.py --datasets 20ng --seeds 1 --results-name paper_protocol_20ng
+    .venv/bin/python benchmarks/paper_protocol.py --combine \
+        benchmarks/results/paper_protocol_bbc.json,benchmarks/results/paper_protocol_20ng.json
 
 Inputs (never copied into the project): ../shared/corpus/benchmarks/bbc-news-octis/corpus.tsv
 (OCTIS's preprocessed BBC News, the paper's exact input) and
@@ -21,6 +27,7 @@ import argparse
 import contextlib
 import copy
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -153,6 +160,14 @@ def embed(dataset: Dataset) -> np.ndarray:
 # Fitting: one clustering per pipeline and seed, reduced to each k
 
 Words = list[list[str]]
+# (dataset, pipeline, seed, k) -> each document's topic, kept when --save-topics is given, so that
+# other word scorings can be tried on the same topics afterwards without refitting
+SAVED_TOPICS: dict[tuple[str, str, int, int], np.ndarray] | None = None
+
+
+def _keep_topics(dataset: Dataset, pipeline: str, seed: int, k: int, model) -> None:  # type: ignore[no-untyped-def]
+    if SAVED_TOPICS is not None:
+        SAVED_TOPICS[(dataset.name, pipeline, seed, k)] = np.asarray(model.topics_)
 
 
 def _top_words(model, top_n: int = 10) -> Words:  # type: ignore[no-untyped-def]
@@ -175,9 +190,11 @@ def _reduced_copies(model, texts: list[str], ks: tuple[int, ...]):  # type: igno
         yield k, reduced
 
 
-def plain_bertopic(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...]):  # type: ignore[no-untyped-def]
+def plain_bertopic(  # type: ignore[no-untyped-def]
+    dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...], *, ablations: bool = True
+):
     """BERTopic defaults (the paper's setting); only UMAP's random_state is fixed, for repeatability.
-    The ablation rows re-derive the words of the same topics with one thing changed."""
+    The ablation rows (`ablations`) re-derive the words of the same topics with one thing changed."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from umap import UMAP
@@ -189,6 +206,10 @@ def plain_bertopic(dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tupl
     model.fit_transform(dataset.texts, embeddings)
     for k, reduced in _reduced_copies(model, dataset.texts, ks):
         words = {"plain BERTopic": _top_words(reduced)}
+        _keep_topics(dataset, "plain BERTopic", seed, k, reduced)
+        if not ablations:
+            yield k, words
+            continue
         reduced.update_topics(
             dataset.texts, top_n_words=10, ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True)
         )
@@ -214,13 +235,20 @@ PACKAGE_VARIANTS: dict[str, dict] = {
 
 
 def package_pipeline(  # type: ignore[no-untyped-def]
-    dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...], encoder, name: str
+    dataset: Dataset,
+    embeddings: np.ndarray,
+    seed: int,
+    ks: tuple[int, ...],
+    encoder,
+    name: str,
+    *,
+    ablations: bool = True,
 ):
     """`analysis.topics.fit_topics` as a user reproducing the paper would configure it: nr_topics =
     max(ks) (which also caps the corpus-scaled min_topic_size at 10), single-word topic words
     (`max_ngram = 1`, the paper's NPMI knows only corpus tokens) and the distinctive-word
     representation, with the changes of PACKAGE_VARIANTS[name]; for the default variant also the
-    same topics with the package's c-TF-IDF words, for the ablation."""
+    same topics with the package's c-TF-IDF words, for the ablation (`ablations`)."""
     import pandas as pd
 
     from analysis.config import TopicConfig
@@ -250,7 +278,8 @@ def package_pipeline(  # type: ignore[no-untyped-def]
         )
     for k, reduced in _reduced_copies(result.model, dataset.texts, ks):
         words = {name: _top_words(reduced)}
-        if name == "package (distinctive words)":
+        _keep_topics(dataset, name, seed, k, reduced)
+        if ablations and name == "package (distinctive words)":
             reduced.update_topics(
                 dataset.texts,
                 top_n_words=10,
@@ -309,6 +338,7 @@ def run(
     with_peers: bool = True,
     variants: tuple[str, ...] = tuple(PACKAGE_VARIANTS),
     checks: dict[str, dict] | None = None,
+    ablations: bool = True,
 ) -> list[dict]:
     from analysis.evaluate import corpus_dictionary
 
@@ -336,11 +366,16 @@ def run(
         )
         dictionary = corpus_dictionary(dataset.tokens)
         for seed in range(seeds[name]):
-            fits = [plain_bertopic(dataset, embeddings, seed, ks)]
+            # the package first and the peers last, so that an interrupted slow run keeps the main rows
+            fits = []
+            if with_package:
+                fits += [
+                    package_pipeline(dataset, embeddings, seed, ks, encoder, variant, ablations=ablations)
+                    for variant in variants
+                ]
+            fits.append(plain_bertopic(dataset, embeddings, seed, ks, ablations=ablations))
             if with_peers:
                 fits.append(turftopic_peers(dataset, embeddings, seed, ks, sentence_model))
-            if with_package:
-                fits += [package_pipeline(dataset, embeddings, seed, ks, encoder, name) for name in variants]
             for fit in fits:
                 started = time.perf_counter()
                 for k, by_pipeline in fit:
@@ -419,6 +454,111 @@ def verdict(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _rebuild_text(check: dict | None) -> str:
+    if not check:
+        return "not run"
+    return (
+        f"{check['documents']:,} documents against {check['octis_documents']:,}, mean length "
+        f"{check['mean_words']} words against {check['octis_mean_words']}, label counts off by "
+        f"{check['label_count_l1_difference']} in all and by at most {check['largest_label_difference']} "
+        "in one newsgroup"
+    )
+
+
+def write_report(  # type: ignore[no-untyped-def]
+    rows: list[dict],
+    *,
+    stem: str,
+    ks,
+    seeds: dict,
+    checks: dict,
+    machine: dict,
+    elapsed: float,
+    sources: str = "",
+) -> None:
+    """The summary, the verdict and the per-k rows, printed and written to benchmarks/results/<stem>.*"""
+    summary = summarise(rows)
+    columns = ["dataset", "pipeline", "NPMI", "TD", "NPMI sd over runs", "runs", "k", "words not in corpus"]
+    summary_md = markdown_table(summary, columns)
+    per_k = markdown_table(
+        rows, ["dataset", "pipeline", "seed", "k", "n_topics", "npmi", "td", "words_not_in_corpus"]
+    )
+    print("\n" + summary_md, flush=True)
+    body = (
+        "NPMI (gensim c_npmi as OCTIS calls it: sliding window 10, top 10 words, over the corpus's "
+        "whitespace tokens; words absent from the corpus replaced by its first token as the paper's "
+        "scripts did) and topic diversity (top 10 words), mean over k and runs. Every pipeline uses "
+        "the SAME all-MiniLM-L6-v2 embeddings of the same preprocessed texts, in this one run; for each "
+        "pipeline and seed UMAP/HDBSCAN run once and the topics are reduced to each k (k counts the "
+        "outlier topic, as BERTopic's nr_topics does). 'plain + X' rows re-derive the words of plain "
+        "BERTopic's topics with one thing changed; 'package (c-TF-IDF words)' re-derives the words of "
+        "the package's topics with its c-TF-IDF (reduce_frequent_words on).\n\n"
+        "The package rows are `analysis.topics.fit_topics` configured as a user reproducing the paper "
+        "would: `nr_topics = max(k)` (which caps its corpus-scaled min_topic_size at 10, BERTopic's "
+        "default), `max_ngram = 1` (the paper's NPMI knows only corpus tokens, so topic words are single "
+        'words) and `representation = "distinctive"` (`analysis.vectorize.distinctive_word_scores`: '
+        "a word's share of the topic's documents times the log ratio of that share to its share of the "
+        "other documents). Its stop list and tokenizer are the package's own. The paper's figures are "
+        "copied from its Table 1 (mean of 3 runs). "
+        "'package - X' rows refit the package with one of its clustering defaults (chosen on "
+        "morocco-news) switched off; 'package + centring on the corpus mean' is the package as it was "
+        "before language centring was limited to corpora of two or more languages (BBC is English only, "
+        "so centring there only subtracted the corpus mean). Turftopic rows (S3 = SemanticSignalSeparation, KeyNMF; defaults, "
+        "their own vectorizer) are fitted once per k with k topics on the same embeddings. "
+        "20ng is rebuilt from the raw posts with OCTIS's own 1,612-word vocabulary and recipe "
+        "(`load_20newsgroups`: sklearn's header/footer/quote strippers, spaCy's lookup lemmatiser); "
+        f"its counts against OCTIS's: {_rebuild_text(checks.get('20ng'))}. The lemmatiser differs from "
+        "OCTIS's (en_core_web_sm is not on PyPI), so the corpus is close to, not identical with, the paper's."
+        + f"\n\n{summary_md}\n\n{verdict(summary)}\n\n## Per k\n\n{per_k}\n\n"
+        f"Time so far: {elapsed:.0f} s. Load average (1 min) when this file was written: "
+        f"{os.getloadavg()[0]:.2f}.{sources}\n"
+    )
+    md_path, _ = write_results(
+        stem,
+        title="BERTopic paper protocol (NPMI / TD, all-MiniLM-L6-v2)",
+        markdown_body=body,
+        data={
+            "k": sorted({int(r["k"]) for r in rows}) or list(ks),
+            "seeds": seeds,
+            "paper_minilm": PAPER_MINILM,
+            "20ng_rebuild_check": checks.get("20ng"),
+            "elapsed_s": round(elapsed, 1),
+            "load_average_1m_at_write": round(os.getloadavg()[0], 2),
+            "summary": summary,
+            "rows": rows,
+        },
+        machine=machine,
+    )
+    print(f"written: {md_path}", flush=True)
+
+
+def combine(paths: list[Path], stem: str) -> None:
+    """One results file from several runs' JSON (datasets run in parallel processes)."""
+    runs = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    rows = [row for run in runs for row in run["rows"]]
+    checks = {"20ng": next((r["20ng_rebuild_check"] for r in runs if r.get("20ng_rebuild_check")), None)}
+    seeds = {name: n for run in runs for name, n in run["seeds"].items()}
+    sources = (
+        " Combined from "
+        + "; ".join(
+            f"{path.name} (measured {run['machine'].get('date', '?')}, load "
+            f"{run['machine'].get('load_average_1m', '?')} at its start)"
+            for path, run in zip(paths, runs, strict=True)
+        )
+        + "."
+    )
+    write_report(
+        rows,
+        stem=stem,
+        ks=K_VALUES,
+        seeds=seeds,
+        checks=checks,
+        machine=runs[0]["machine"],
+        elapsed=sum(r.get("elapsed_s", 0) for r in runs),
+        sources=sources,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="BERTopic paper protocol: NPMI/TD for k = 10…50")
     parser.add_argument("--datasets", default="bbc,20ng", help="comma-separated: bbc, 20ng")
@@ -437,8 +577,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variants", help="comma-separated PACKAGE_VARIANTS names to fit (default: all with --ablations)"
     )
+    parser.add_argument(
+        "--rows",
+        choices=("all", "main"),
+        default="all",
+        help="main: only plain BERTopic, Turftopic and the package (no re-derived-word ablation rows)",
+    )
+    parser.add_argument(
+        "--results-name",
+        default="paper_protocol",
+        help="stem of the results files in benchmarks/results (to run datasets in parallel)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/results")
+    parser.add_argument(
+        "--combine",
+        help="comma-separated results JSON files of earlier runs: write one results file from them",
+    )
+    parser.add_argument("--save-topics", help="a .pkl file for every fit's document topics (per k and seed)")
     args = parser.parse_args(argv)
+    if args.combine:
+        combine([Path(p) for p in args.combine.split(",")], args.results_name)
+        return 0
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     unknown = [n for n in names if n not in LOADERS]
     if unknown:
@@ -458,68 +617,27 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_description()
     started = time.perf_counter()
 
+    global SAVED_TOPICS
+    if args.save_topics:
+        SAVED_TOPICS = {}
+
     def report(rows: list[dict]) -> None:
-        summary = summarise(rows)
-        columns = [
-            "dataset",
-            "pipeline",
-            "NPMI",
-            "TD",
-            "NPMI sd over runs",
-            "runs",
-            "k",
-            "words not in corpus",
-        ]
-        summary_md = markdown_table(summary, columns)
-        per_k = markdown_table(
-            rows, ["dataset", "pipeline", "seed", "k", "n_topics", "npmi", "td", "words_not_in_corpus"]
-        )
-        print("\n" + summary_md, flush=True)
+        if args.save_topics:
+            import pickle
+
+            Path(args.save_topics).write_bytes(pickle.dumps(SAVED_TOPICS))
         if args.no_write:
+            print("\n" + markdown_table(summarise(rows), ["dataset", "pipeline", "NPMI", "TD", "runs", "k"]))
             return
-        body = (
-            "NPMI (gensim c_npmi as OCTIS calls it: sliding window 10, top 10 words, over the corpus's "
-            "whitespace tokens; words absent from the corpus replaced by its first token as the paper's "
-            "scripts did) and topic diversity (top 10 words), mean over k and runs. Every pipeline uses "
-            "the SAME all-MiniLM-L6-v2 embeddings of the same preprocessed texts, in this one run; for each "
-            "pipeline and seed UMAP/HDBSCAN run once and the topics are reduced to each k (k counts the "
-            "outlier topic, as BERTopic's nr_topics does). 'plain + X' rows re-derive the words of plain "
-            "BERTopic's topics with one thing changed; 'package (c-TF-IDF words)' re-derives the words of "
-            "the package's topics with its c-TF-IDF (reduce_frequent_words on).\n\n"
-            "The package rows are `analysis.topics.fit_topics` configured as a user reproducing the paper "
-            "would: `nr_topics = max(k)` (which caps its corpus-scaled min_topic_size at 10, BERTopic's "
-            "default), `max_ngram = 1` (the paper's NPMI knows only corpus tokens, so topic words are single "
-            'words) and `representation = "distinctive"` (`analysis.vectorize.distinctive_word_scores`: '
-            "a word's share of the topic's documents times the log ratio of that share to its share of the "
-            "other documents). Its stop list and tokenizer are the package's own. The paper's figures are "
-            "copied from its Table 1 (mean of 3 runs). "
-            "'package - X' rows refit the package with one of its clustering defaults (chosen on "
-            "morocco-news) switched off; 'package + centring on the corpus mean' is the package as it was "
-            "before language centring was limited to corpora of two or more languages (BBC is English only, "
-            "so centring there only subtracted the corpus mean). Turftopic rows (S3 = SemanticSignalSeparation, KeyNMF; defaults, "
-            "their own vectorizer) are fitted once per k with k topics on the same embeddings. "
-            "20ng is rebuilt from the raw posts with OCTIS's own 1,612-word vocabulary and recipe "
-            "(`load_20newsgroups`: sklearn's header/footer/quote strippers, spaCy's lookup lemmatiser); "
-            f"its counts against OCTIS's: {checks.get('20ng', 'not run')}. The lemmatiser differs from "
-            "OCTIS's (en_core_web_sm is not on PyPI), so the corpus is close to, not identical with, the paper's."
-            + f"\n\n{summary_md}\n\n{verdict(summary)}\n\n## Per k\n\n{per_k}\n\n"
-            f"Time so far: {time.perf_counter() - started:.0f} s.\n"
-        )
-        md_path, _ = write_results(
-            "paper_protocol",
-            title="BERTopic paper protocol (NPMI / TD, all-MiniLM-L6-v2)",
-            markdown_body=body,
-            data={
-                "k": list(ks),
-                "seeds": seeds,
-                "paper_minilm": PAPER_MINILM,
-                "20ng_rebuild_check": checks.get("20ng"),
-                "summary": summary,
-                "rows": rows,
-            },
+        write_report(
+            rows,
+            stem=args.results_name,
+            ks=ks,
+            seeds=seeds,
+            checks=checks,
             machine=machine,
+            elapsed=time.perf_counter() - started,
         )
-        print(f"written: {md_path}", flush=True)
 
     checks: dict[str, dict] = {}
     run(
@@ -531,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
         with_peers=not args.no_peers,
         variants=variants,
         checks=checks,
+        ablations=args.rows == "all",
     )
     return 0
 
