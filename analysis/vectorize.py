@@ -35,6 +35,7 @@ __all__ = [
     "STOPWORD_LANGUAGES",
     "TopicWordVectorizer",
     "darija_stop_words",
+    "distinctive_scores_from_counts",
     "distinctive_top_words",
     "distinctive_word_scores",
     "make_vectorizer",
@@ -262,15 +263,22 @@ def distinctive_word_scores(
         (np.ones(len(topics)), ([row_of[int(t)] for t in topics], np.arange(len(topics)))),
         shape=(len(topic_ids), len(topics)),
     )
-    in_topic = (indicator @ presence).tocoo()
     sizes = np.asarray(indicator.sum(axis=1)).ravel()
-    documents_with_word = np.asarray(presence.sum(axis=0)).ravel()
+    return topic_ids, distinctive_scores_from_counts(indicator @ presence, sizes, smoothing=smoothing)
+
+
+def distinctive_scores_from_counts(
+    in_topic: sparse.spmatrix, sizes: np.ndarray, *, smoothing: float = DISTINCTIVE_SMOOTHING
+) -> sparse.csr_matrix:
+    """`distinctive_word_scores` from its sums: the documents holding each word per topic (`in_topic`,
+    topics × words) and the topic sizes; sums over partitions of a corpus give the same scores."""
+    in_topic = sparse.coo_matrix(in_topic)
+    documents_with_word = np.asarray(in_topic.sum(axis=0)).ravel()
     p_in = in_topic.data / sizes[in_topic.row]
-    others = np.maximum(len(topics) - sizes[in_topic.row], 1)
+    others = np.maximum(sizes.sum() - sizes[in_topic.row], 1)
     p_out = (documents_with_word[in_topic.col] - in_topic.data) / others
     scores = p_in * np.log(p_in / (p_out + smoothing))
-    matrix = sparse.csr_matrix((scores, (in_topic.row, in_topic.col)), shape=in_topic.shape)
-    return topic_ids, matrix
+    return sparse.csr_matrix((scores, (in_topic.row, in_topic.col)), shape=in_topic.shape)
 
 
 def top_scored(row: sparse.csr_matrix, vocabulary: np.ndarray, n: int) -> list[tuple[str, float]]:

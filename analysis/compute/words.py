@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import sparse
 
 from analysis.config import TopicConfig
-from analysis.vectorize import DISTINCTIVE_SMOOTHING, top_scored
+from analysis.vectorize import distinctive_scores_from_counts, top_scored
 
 
 def partition_counts(
@@ -60,19 +60,6 @@ def reduce_counts(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def distinctive_from_counts(in_topic: sparse.csr_matrix, sizes: np.ndarray) -> sparse.csr_matrix:
-    """`analysis.vectorize.distinctive_word_scores` from its sums: documents holding each word per
-    topic (`in_topic`, topics × words) and topic sizes (topics with no document left out first)."""
-    in_topic = sparse.coo_matrix(in_topic)
-    n_documents = sizes.sum()
-    documents_with_word = np.asarray(in_topic.sum(axis=0)).ravel()
-    p_in = in_topic.data / sizes[in_topic.row]
-    others = np.maximum(n_documents - sizes[in_topic.row], 1)
-    p_out = (documents_with_word[in_topic.col] - in_topic.data) / others
-    scores = p_in * np.log(p_in / (p_out + DISTINCTIVE_SMOOTHING))
-    return sparse.csr_matrix((scores, (in_topic.row, in_topic.col)), shape=in_topic.shape)
-
-
 def words_from_counts(
     total: dict[str, Any], topic_ids: list[int], language_ids: list[str], vocabulary: np.ndarray, config: TopicConfig
 ) -> tuple[dict[int, list[str]], dict[tuple[int, str], list[str]]]:
@@ -86,7 +73,7 @@ def words_from_counts(
 
     def distinctive(rows: np.ndarray, in_topic: sparse.csr_matrix, group_sizes: np.ndarray) -> dict[int, list[str]]:
         kept = np.flatnonzero(group_sizes > 0)
-        scores = distinctive_from_counts(in_topic[kept], group_sizes[kept].astype(np.float64))
+        scores = distinctive_scores_from_counts(in_topic[kept], group_sizes[kept].astype(np.float64))
         found = {int(rows[k]): [w for w, _ in top_scored(scores.getrow(i), vocabulary, config.top_n_words)]
                  for i, k in enumerate(kept)}  # fmt: skip
         return {topic: words for topic, words in found.items() if words}
