@@ -122,7 +122,9 @@ def test_sample_corpus_is_the_same_in_partitions(client) -> None:
     pd.testing.assert_frame_equal(parted.ledger, single.ledger)
 
 
-def test_near_pairs_by_band_shuffle_equal_the_in_memory_ones(client) -> None:
+@pytest.mark.parametrize("pair_chunk", [32_768, 4])
+def test_near_pairs_by_band_shuffle_equal_the_in_memory_ones(client, monkeypatch, pair_chunk) -> None:
+    monkeypatch.setattr("analysis.compute.dedupe._PAIR_CHUNK", pair_chunk)  # pairs compared in chunks
     rng = np.random.default_rng(3)
     words = [f"w{n}" for n in range(400)]
     texts = [" ".join(rng.choice(words, size=40)) for _ in range(60)]

@@ -65,6 +65,9 @@ def candidate_rows(client: Any, bands: list[Any], *, progress: bool) -> np.ndarr
     return np.unique(candidates, axis=0)
 
 
+_PAIR_CHUNK = 32_768  # candidate pairs compared at a time
+
+
 def accepted_pairs(
     candidates: np.ndarray,
     wanted: np.ndarray,
@@ -76,10 +79,13 @@ def accepted_pairs(
     `analysis.segment._near_pairs` decides: `signatures` are those of `wanted` (the sorted distinct
     rows of `candidates`); pairs within `segment._EXACT_MARGIN` of the threshold are checked exactly on
     the texts `texts_of(rows)` returns, fetched for those rows only."""
-    position = {int(r): i for i, r in enumerate(wanted.tolist())}
-    left = np.array([position[int(r)] for r in candidates[:, 0]])
-    right = np.array([position[int(r)] for r in candidates[:, 1]])
-    estimate = (signatures[left] == signatures[right]).mean(axis=1)
+    left, right = np.searchsorted(wanted, candidates[:, 0]), np.searchsorted(wanted, candidates[:, 1])
+    # in chunks: comparing the signatures of every pair at once held two pairs × bins matrices (about
+    # 2 KB per candidate pair: the client's peak at 100k segments was this step)
+    estimate = np.concatenate(
+        [(signatures[left[i : i + _PAIR_CHUNK]] == signatures[right[i : i + _PAIR_CHUNK]]).mean(axis=1)
+         for i in range(0, len(left), _PAIR_CHUNK)] or [np.empty(0)]
+    )  # fmt: skip
     accepted = estimate >= threshold
     borderline = np.flatnonzero(np.abs(estimate - threshold) < segment._EXACT_MARGIN)
     if len(borderline):
