@@ -267,6 +267,27 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def encode_missing(
+    encoder: Encoder, cache: EmbeddingCache, known: dict[str, np.ndarray], keys: list[str], texts: list[str]
+) -> list[str]:
+    """Encode the texts whose `keys` are not in `known` (identical texts once), add them to `cache`
+    and to `known`; returns the keys that were encoded."""
+    missing = list(dict.fromkeys(key for key in keys if key not in known))
+    if missing:
+        identity = encoder.identity
+        dimension = int(identity["dimension"])
+        first_text = dict(zip(keys, texts, strict=True))
+        new_vectors = np.asarray(encoder.encode([first_text[key] for key in missing]), dtype=np.float32)
+        if new_vectors.shape != (len(missing), dimension) or not np.isfinite(new_vectors).all():
+            raise ValueError(
+                f"encoder {identity.get('name')} returned {new_vectors.shape} vectors for "
+                f"{len(missing)} texts (dimension {dimension} expected, finite values)"
+            )
+        cache.add(identity, missing, new_vectors)
+        known.update(zip(missing, new_vectors, strict=True))
+    return missing
+
+
 def embed_segments(
     texts: Sequence[str], encoder: Encoder, cache_dir: str | Path | None = None
 ) -> tuple[np.ndarray, EmbedStats]:
@@ -281,17 +302,7 @@ def embed_segments(
     cache = EmbeddingCache(default_cache_dir(cache_dir))
     keys = [text_key(text) for text in texts]
     known = cache.lookup(identity)
-    missing = list(dict.fromkeys(key for key in keys if key not in known))
-    if missing:
-        first_text = dict(zip(keys, texts, strict=True))
-        new_vectors = np.asarray(encoder.encode([first_text[key] for key in missing]), dtype=np.float32)
-        if new_vectors.shape != (len(missing), dimension) or not np.isfinite(new_vectors).all():
-            raise ValueError(
-                f"encoder {identity.get('name')} returned {new_vectors.shape} vectors for "
-                f"{len(missing)} texts (dimension {dimension} expected, finite values)"
-            )
-        cache.add(identity, missing, new_vectors)
-        known.update(zip(missing, new_vectors, strict=True))
+    missing = encode_missing(encoder, cache, known, keys, texts)
     embeddings = np.zeros((len(texts), dimension), dtype=np.float32)
     for row, key in enumerate(keys):
         embeddings[row] = known[key]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from analysis.encoders.base import Encoder
-from analysis.encoders.cache import EmbeddingCache, default_cache_dir, text_key
+from analysis.encoders.cache import EmbeddingCache, default_cache_dir, encode_missing, text_key
 
 
 class CachedEncoder:
@@ -30,6 +30,8 @@ class CachedEncoder:
     def __init__(self, encoder: Encoder, cache_dir: str | Path | None = None) -> None:
         self.encoder = encoder
         self.cache_dir = cache_dir
+        self._cache: EmbeddingCache | None = None
+        self._known: dict[str, np.ndarray] = {}
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -37,22 +39,11 @@ class CachedEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = [str(text) for text in texts]
-        identity = self.identity
-        dimension = int(identity["dimension"])
         if not texts:
-            return np.zeros((0, dimension), dtype=np.float32)
-        if getattr(self, "known_", None) is None:
-            self.cache_ = EmbeddingCache(default_cache_dir(self.cache_dir or None))
-            self.known_: dict[str, np.ndarray] = self.cache_.lookup(identity)
+            return np.zeros((0, int(self.identity["dimension"])), dtype=np.float32)
+        if self._cache is None:
+            self._cache = EmbeddingCache(default_cache_dir(self.cache_dir or None))
+            self._known = self._cache.lookup(self.identity)
         keys = [text_key(text) for text in texts]
-        first_text = dict(zip(keys, texts, strict=True))
-        missing = [key for key in first_text if key not in self.known_]
-        if missing:
-            vectors = np.asarray(self.encoder.encode([first_text[key] for key in missing]), dtype=np.float32)
-            if vectors.shape != (len(missing), dimension):
-                raise ValueError(
-                    f"encoder {identity.get('name')} returned {vectors.shape} vectors for {len(missing)} texts"
-                )
-            self.cache_.add(identity, missing, vectors)
-            self.known_.update(zip(missing, vectors, strict=True))
-        return np.stack([self.known_[key] for key in keys]).astype(np.float32, copy=False)
+        encode_missing(self.encoder, self._cache, self._known, keys, texts)
+        return np.stack([self._known[key] for key in keys]).astype(np.float32, copy=False)
