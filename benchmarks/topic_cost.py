@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import cProfile
 import json
+import os
 import subprocess
 import sys
 import time
@@ -161,6 +162,29 @@ def table(plain_seconds: dict[str, float], package_seconds: dict[str, float]) ->
     return markdown_table(rows)
 
 
+def repeats_table(pairs: list[tuple[dict[str, float], dict[str, float], float]]) -> str:
+    """One row per repeat and the medians. UMAP (the same settings in both fits) varies most with the
+    load, so the last column also gives the ratio with each fit's UMAP replaced by the two's mean."""
+    rows = []
+    for number, (plain_seconds, package_seconds, load) in enumerate(pairs, 1):
+        plain_umap, package_umap = plain_seconds["UMAP"], package_seconds["bertopic_fit: UMAP"]
+        umap_mean = (plain_umap + package_umap) / 2
+        rows.append({
+            "repeat": number, "load": round(load, 1),
+            "plain s": round(plain_seconds["total"], 1), "fit_topics s": round(package_seconds["total"], 1),
+            "ratio": round(package_seconds["total"] / plain_seconds["total"], 2),
+            "CPU ratio": round(package_seconds["total CPU (this process)"] / plain_seconds["total CPU (this process)"], 2),
+            "UMAP plain / package s": f"{plain_umap:.1f} / {package_umap:.1f}",
+            "ratio, equal UMAP": round((package_seconds["total"] - package_umap + umap_mean)
+                                       / (plain_seconds["total"] - plain_umap + umap_mean), 2),
+        })  # fmt: skip
+    medians = {key: float(np.median([row[key] for row in rows]))
+               for key in ("ratio", "CPU ratio", "ratio, equal UMAP")}  # fmt: skip
+    rows.append({"repeat": "median", "load": "", "plain s": "", "fit_topics s": "", "UMAP plain / package s": "",
+                 **{key: round(value, 2) for key, value in medians.items()}})  # fmt: skip
+    return markdown_table(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", nargs="?", type=Path, default=DEFAULT_RUN, help="a finished run folder")
@@ -169,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", type=Path, help="cProfile fit_topics into this pstats file")
     parser.add_argument("--no-plain", action="store_true", help="skip plain BERTopic")
     parser.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/topic_cost.md")
+    parser.add_argument("--repeats", type=int, default=1, help="fit both this many times, alternately")
     parser.add_argument("--label", default="", help="a note for the results heading (e.g. 'before')")
     args = parser.parse_args(argv)
     if args.compare:
@@ -177,12 +202,16 @@ def main(argv: list[str] | None = None) -> None:
         return
     segments, embeddings, config = load_run(args.run)
     warm_up_umap()
-    package_seconds, result = package(segments, embeddings, config, encoder=None, profile=args.profile)
-    if args.save:
-        save(result, args.save)
-    plain_seconds, plain_topics = ({"total": float("nan")}, 0) if args.no_plain else plain(
-        segments, embeddings, config.topics.seed
-    )
+    pairs = []
+    for repeat in range(args.repeats):  # alternated, so that a change of load falls on both fits
+        package_seconds, result = package(segments, embeddings, config, encoder=None,
+                                          profile=args.profile if repeat == 0 else None)  # fmt: skip
+        if args.save and repeat == 0:
+            save(result, args.save)
+        plain_seconds, plain_topics = ({"total": float("nan")}, 0) if args.no_plain else plain(
+            segments, embeddings, config.topics.seed
+        )
+        pairs.append((plain_seconds, package_seconds, os.getloadavg()[0]))
     load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     machine = machine_description()
     text = (
@@ -192,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Machine: {machine['cpu']}, {machine['cores']} cores; load at the end: `{load}`; {machine['date']}.\n\n"
         + table(plain_seconds, package_seconds)
         + "\n"
+        + (repeats_table(pairs) + "\n" if len(pairs) > 1 else "")
     )
     print(text)
     if not args.no_write:
