@@ -8,6 +8,7 @@ command line and the notebooks call these functions.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import shutil
@@ -237,12 +238,17 @@ def run_all(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, m
     result = run_topics(source, run_dir, config, progress=progress, manifest=manifest)
     config = resolve_run_period(result.segments, config, manifest)
 
-    with manifest.stage("tables"):
+    with manifest.stage("tables"), _on_cluster("tables", config):
         result.tables = build_tables(
-            result.segments, result.topic_result.topics, config, codebook=result.topic_result.codebook
-        )
+            result.segments, result.topic_result.topics, config, codebook=result.topic_result.codebook,
+            progress=progress,
+        )  # fmt: skip
         write_tables(result.tables, run_dir, config)
         manifest.data["findings"] = findings_summary(result.tables, config)
+    if config.compute.cluster:  # the workers' peaks in the tables stage too
+        from analysis.compute.stages import summary
+
+        manifest.data["compute"] = summary(config)
     with manifest.stage("figures"):
         result.figures = build_figures(result, config)
     with manifest.stage("evaluate"):
@@ -255,6 +261,15 @@ def run_all(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, m
         result.report = write_run_report(manifest, result.tables, result.figures)
     manifest.write()
     return result
+
+
+def _on_cluster(stage: str, config: RunConfig) -> contextlib.AbstractContextManager[None]:
+    """The workers' peak memory recorded over `stage` when it runs on a cluster; nothing otherwise."""
+    if not config.compute.cluster:
+        return contextlib.nullcontext()
+    from analysis.compute.stages import on_workers
+
+    return on_workers(stage, config)
 
 
 def resolve_run_period(segments: pd.DataFrame, config: RunConfig, manifest: Manifest | None = None) -> RunConfig:
@@ -337,17 +352,30 @@ def write_run_report(manifest: Manifest, tables: dict[str, pd.DataFrame], figure
 
 
 def build_tables(
-    segments: pd.DataFrame, topics: pd.DataFrame, config: RunConfig, *, codebook: Any = None
+    segments: pd.DataFrame,
+    topics: pd.DataFrame,
+    config: RunConfig,
+    *,
+    codebook: Any = None,
+    progress: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Every table of a run, keyed by the file stem it is saved under.
 
     Theme shares use `config.findings.theme_source`: "segment" (each segment's best own theme) or
     "topic" (its topic's theme); trends and comparisons count the segments carrying a theme
     (multi-label on the segment route). Without segment themes (`seg_themes`) the topic route is used.
+    With `[compute] cluster`, the share tables' per-document counts and bootstraps run on the workers
+    (`analysis.compute.tables`; the same numbers); everything else here runs in this process.
     """
     from analysis import compare, drilldown, tables
     from analysis.themes import codebook_audit, theme_agreement
 
+    counter = None
+    if config.compute.cluster:
+        from analysis.compute.stages import tables_counter
+
+        counter = tables_counter(config, progress=progress)
+    share_table = functools.partial(tables.share_table, counter=counter)
     cfg = tables.resolve_period(segments, config.tables)
     findings = config.findings
     if findings.theme_source == "segment" and "seg_themes" not in segments:
@@ -362,15 +390,15 @@ def build_tables(
     trends, by_source = compare.adjusted_trends(segments, keys, cfg, findings)
     result = {
         "theme_by_source": _with_route(
-            tables.share_table(shares, by="source", unit="theme", config=cfg), route
+            share_table(shares, by="source", unit="theme", config=cfg), route
         ),
         "theme_by_language": _with_route(
-            tables.share_table(shares, by="language", unit="theme", config=cfg), route, info["by_language"]
+            share_table(shares, by="language", unit="theme", config=cfg), route, info["by_language"]
         ),
         "theme_by_period": _with_route(
-            tables.share_table(shares, by="period", unit="theme", config=cfg), route, info["by_period"]
+            share_table(shares, by="period", unit="theme", config=cfg), route, info["by_period"]
         ),
-        "topic_by_language": tables.share_table(segments, by="language", unit="topic", config=cfg),
+        "topic_by_language": share_table(segments, by="language", unit="topic", config=cfg),
         "theme_trends": trends,
         "theme_trends_by_source": by_source,
         "composition_by_period": info["by_period"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -28,6 +28,8 @@ from analysis.topics.files import as_word_list
 SEGMENTS_FIX = "Topic columns come from `python -m analysis topics` (segments.parquet of a run folder)."
 
 Unit = Literal["theme", "topic"]
+# (rows: group, doc_id, value; the unit values in order; config) → groups, count matrices, replicates
+GroupCounter = Callable[[pd.DataFrame, list[Any], TableConfig], tuple[list[str], list[np.ndarray], list[np.ndarray]]]
 Grouping = Literal["source", "language", "period"] | str
 
 SHARE_COLUMNS = ["group", "n_segments", "n_documents", "share", "ci_low", "ci_high", "small_cell"]
@@ -74,6 +76,7 @@ def share_table(
     unit: Unit = "theme",
     config: TableConfig,
     include_duplicates: bool = True,
+    counter: GroupCounter | None = None,
 ) -> pd.DataFrame:
     """Share of each theme (or topic) among the segments of each group, with a bootstrap interval.
 
@@ -91,10 +94,13 @@ def share_table(
     Duplicates (`duplicate_of != ""`) count by default: an outlet that republishes a story pushes
     its theme. `include_duplicates=False` counts each story once. What was left out (undated or
     too coarsely dated segments, duplicates) is in `table.attrs["note"]`.
+
+    `counter` computes the per-document counts and their bootstrap elsewhere (on a Dask cluster:
+    `analysis.compute.tables`); it must return what `group_counts_and_replicates` returns.
     """
     config = resolve_period(segments, config)
     prepared = _prepare(segments, by=by, unit=unit, config=config, include_duplicates=include_duplicates)
-    groups, counts, replicates = _group_counts_and_replicates(prepared, config)
+    groups, counts, replicates = (counter or group_counts_and_replicates)(prepared.rows, prepared.values, config)
     rows = []
     n_docs_total = {}
     for group, (pair_counts, reps) in zip(groups, zip(counts, replicates, strict=True), strict=True):
@@ -125,7 +131,11 @@ def share_table(
 
 
 def theme_trends(
-    segments: pd.DataFrame, config: TableConfig, *, include_duplicates: bool = True
+    segments: pd.DataFrame,
+    config: TableConfig,
+    *,
+    include_duplicates: bool = True,
+    counter: GroupCounter | None = None,
 ) -> pd.DataFrame:
     """A slope per theme (share points per year) of period shares, with a bootstrap-over-documents interval.
 
@@ -136,12 +146,13 @@ def theme_trends(
     is on one side of zero. `first_period_share`, `last_period_share` and `change` are the observed
     shares of the first and last period and their difference (noisy when those periods are small:
     read the slope). With fewer than two periods the slopes are missing and `direction` says why.
+    `counter`: as in `share_table`.
     """
     config = resolve_period(segments, config)
     prepared = _prepare(
         segments, by="period", unit="theme", config=config, include_duplicates=include_duplicates
     )
-    groups, counts, replicates = _group_counts_and_replicates(prepared, config)
+    groups, counts, replicates = (counter or group_counts_and_replicates)(prepared.rows, prepared.values, config)
     themes = prepared.values
     if not groups:  # an undated corpus: say so in every row rather than stop the run
         table = pd.DataFrame({"theme": themes}).reindex(columns=TREND_COLUMNS)
@@ -391,24 +402,44 @@ def _describe(note: dict[str, Any], config: TableConfig) -> str:
     return "; ".join(parts)
 
 
-def _group_counts_and_replicates(
-    prepared: _Prepared, config: TableConfig
+def group_counts_and_replicates(
+    rows: pd.DataFrame, values: list[Any], config: TableConfig
 ) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """Per group: the documents × values count matrix and the bootstrap shares (B × values)."""
-    rows = prepared.rows
-    value_code = pd.Categorical(rows["value"], categories=prepared.values).codes
-    n_values = len(prepared.values)
+    """Per group (sorted): the documents × values count matrix and the bootstrap shares (B × values).
+
+    `rows` holds one row per segment (group, doc_id, value); a group's documents are in the order
+    of their first segment, which fixes which document each bootstrap weight falls on.
+    """
+    value_code = value_codes(rows["value"], values)
+    n_values = len(values)
     groups, counts, replicates = [], [], []
     for group, idx in sorted(rows.groupby("group", sort=False).indices.items(), key=lambda kv: kv[0]):
         doc_code, _ = pd.factorize(rows["doc_id"].to_numpy()[idx])
-        flat = np.bincount(doc_code * n_values + value_code[idx], minlength=(doc_code.max() + 1) * n_values)
-        doc_counts = flat.reshape(-1, n_values).astype(float)
-        # crc32 of the group name: a seed that does not depend on which other groups exist.
-        rng = np.random.default_rng([config.seed, zlib.crc32(str(group).encode("utf-8"))])
+        doc_counts = doc_count_matrix(doc_code, value_code[idx], n_values)
         groups.append(group)
         counts.append(doc_counts)
-        replicates.append(_bootstrap_shares(doc_counts, config.n_bootstrap, rng))
+        replicates.append(group_replicates(doc_counts, group, config))
     return groups, counts, replicates
+
+
+def value_codes(values_of_rows: pd.Series | np.ndarray, values: list[Any]) -> np.ndarray:
+    """Each row's position in `values` (the unit values in output order)."""
+    return pd.Categorical(values_of_rows, categories=values).codes
+
+
+def doc_count_matrix(
+    doc_code: np.ndarray, value_code: np.ndarray, n_values: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Documents × values matrix of segment counts (`weights`: counts already summed per pair)."""
+    flat = np.bincount(doc_code * n_values + value_code, weights=weights, minlength=(doc_code.max() + 1) * n_values)
+    return flat.reshape(-1, n_values).astype(float)
+
+
+def group_replicates(doc_counts: np.ndarray, group: str, config: TableConfig) -> np.ndarray:
+    """The bootstrap shares of one group, seeded by `config.seed` and the group's name."""
+    # crc32 of the group name: a seed that does not depend on which other groups exist.
+    rng = np.random.default_rng([config.seed, zlib.crc32(str(group).encode("utf-8"))])
+    return _bootstrap_shares(doc_counts, config.n_bootstrap, rng)
 
 
 def _bootstrap_shares(doc_counts: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:

@@ -13,7 +13,14 @@ fit and the assignment see a cloud per topic rather than identical points. Stage
 - dedupe: exact and near duplicates (`mark_duplicates` with the band shuffle) on the segment table;
 - embed: the default encoder on --embed-slice segments with an empty cache, extrapolated linearly
   to each size (labelled "extrapolated");
-- topics: BERTopic fitted on --fit-sample segments, every other original assigned in partitions.
+- topics: BERTopic fitted on --fit-sample segments, every other original assigned in partitions,
+  the topic words counted over every original in partitions (`analysis.compute.words`);
+- segment themes, tables, figures, evaluate: the run's later stages on the segments with their
+  topics, as `analysis.pipeline.run_all` chains them with `--cluster`. On the workers: the share
+  tables' per-document counts and bootstraps (`analysis.compute.tables`). In the client: everything
+  else (segment themes, the comparison and composition-adjusted trends of `analysis.compare`, theme
+  agreement, drill-downs, representative segments, the codebook audit, every figure, the evaluation).
+  The document map (a 2-D UMAP of every segment) is drawn only up to --max-map-size segments.
 
 Results go to benchmarks/results/scaling_dask.{json,md} with the machine and its load.
 """
@@ -33,6 +40,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+
+from analysis.config import RunConfig
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -159,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-topics-size", type=int, default=10**9, help="larger sizes skip the topics stage")
     parser.add_argument("--embed-rate", type=float, default=0.0, help="segments/s from an earlier slice")
     parser.add_argument("--corpus-only", action="store_true", help="measure only the corpus stage")
+    parser.add_argument("--max-map-size", type=int, default=200_000,
+                        help="larger sizes draw every figure but the document map (a 2-D UMAP of every segment)")
+    parser.add_argument("--no-downstream", action="store_true",
+                        help="stop after the topics stage (no segment themes, tables, figures, evaluate)")
     parser.add_argument("--out", type=Path, default=RESULTS / "scaling_dask")
     args = parser.parse_args(argv)
 
@@ -176,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                             fit_sample=args.fit_sample, partition_size=args.partition_size)  # fmt: skip
     client = cluster_client(compute)
     kept = ["doc_id", "segment_id", "segment_index", "text", "language", "source", "date", "date_raw", "duplicate_of"]
-    base = pd.read_parquet(args.run_dir / "segments.parquet", columns=kept)
+    optional = ["doc_language", "date_precision", "title", "url"]  # what the tables and figures use when there
+    present = set(pq.read_schema(args.run_dir / "segments.parquet").names)
+    base = pd.read_parquet(args.run_dir / "segments.parquet", columns=kept + [c for c in optional if c in present])
     base_embeddings = np.load(args.run_dir / "embeddings.npy")
     codebook = load_codebook()
     rows: list[dict] = []
@@ -241,12 +257,55 @@ def main(argv: list[str] | None = None) -> int:
                           embeddings, TopicConfig(), compute, client, codebook=codebook, progress=False)  # fmt: skip
         rows[-1]["outlier_share_assigned"] = round(topics.info.get("outlier_share_assigned", 0.0), 3)
         rows[-1]["n_topics"] = int((topics.topics["topic"] >= 0).sum())
-        del segments, embeddings
+        if not args.no_downstream:
+            downstream(measured, rows, segments, embeddings, topics, n, compute, args)
+        del segments, embeddings, topics
+        gc.collect()
     result["machine"]["load_average_end"] = list(os.getloadavg())
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2))
     args.out.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
     return 0
+
+
+def downstream(measured, rows: list[dict], segments: pd.DataFrame, embeddings: np.ndarray, fitted, n: int, compute, args) -> None:
+    """Segment themes → tables → figures → evaluate on the topics' segments, as `run_all` chains them."""
+    from analysis.evaluate import evaluate_run
+    from analysis.figures import FigureFooter, write_run_figures
+    from analysis.pipeline import build_tables, resolve_run_period, theme_labels, write_tables
+    from analysis.themes import add_segment_themes
+
+    config = RunConfig.from_dict({"compute": {"cluster": compute.cluster, "memory_limit": compute.memory_limit,
+                                              "partition_size": compute.partition_size},
+                                  "findings": {"compare_date": "2020-01-01"}})  # as the morocco-news run  # fmt: skip
+    segments = segments.drop(columns=[c for c in fitted.segment_topics.columns if c != "segment_id" and c in segments])
+    segments = segments.merge(fitted.segment_topics, on="segment_id", how="left", validate="one_to_one")
+    segments = measured("segment themes (client)", n, add_segment_themes, segments, fitted.codebook,
+                        embeddings=embeddings)  # fmt: skip
+    config = resolve_run_period(segments, config)
+    with tempfile.TemporaryDirectory(dir=args.scratch) as folder:
+        run_dir = Path(folder)
+
+        def tables_stage() -> dict:
+            tables = build_tables(segments, fitted.topics, config, codebook=fitted.codebook)
+            write_tables(tables, run_dir, config)
+            return tables
+
+        tables = measured("tables (counts + bootstrap of the share tables on the workers; the rest in the client)",
+                          n, tables_stage)  # fmt: skip
+        rows[-1]["n_tables"] = len(tables)
+        rows[-1]["n_documents"] = int(sum(tables["theme_by_source"].attrs.get("group_documents", {}).values()))
+        names = None if n <= args.max_map_size else [
+            "corpus_overview", "theme_by_language", "theme_by_source", "theme_shares_over_time",
+            "theme_comparison", "top_words", "topic_similarity",
+        ]  # fmt: skip
+        footer = FigureFooter(corpus="replicated morocco-news", n_segments=n, encoder="benchmark", run_date="")
+        stage = "figures (client)" + ("" if names is None else ", without the document map")
+        files = measured(stage, n, write_run_figures, segments, run_dir / "figures", footer=footer, tables=tables,
+                         topics=fitted.topics, embeddings=embeddings, table_config=config.tables,
+                         figure_config=config.figures, theme_labels=theme_labels(config), names=names)  # fmt: skip
+        rows[-1]["n_files"] = len(files)
+        measured("evaluate (client)", n, evaluate_run, run_dir, segments=segments, topics=fitted.topics)
 
 
 def markdown(result: dict) -> str:
@@ -267,7 +326,8 @@ def markdown(result: dict) -> str:
     for row in result["rows"]:
         workers = ", ".join(f"{k}: {v:.0f}" for k, v in row.get("worker_peak_mb", {}).items())
         note = row.get("note", "")
-        for key in ("documents", "n_segments_built", "duplicates", "n_topics", "outlier_share_assigned"):
+        for key in ("documents", "n_segments_built", "duplicates", "n_topics", "outlier_share_assigned",
+                    "n_tables", "n_documents", "n_files"):
             if key in row:
                 note += f"{key} {row[key]}; "
         lines.append(f"| {row['segments']:,} | {row['stage']} | {row['seconds']} | {row.get('client_peak_mb', '')} "

@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_tables import synthetic_segments
 from test_topics import planted_config, planted_corpus
 
-from analysis.config import ComputeConfig, ConfigError, CorpusConfig, RunConfig
+from analysis import tables
+from analysis.config import ComputeConfig, ConfigError, CorpusConfig, RunConfig, TableConfig
 from analysis.corpus import build_corpus
 from analysis.encoders.cache import EmbeddingCache
 from analysis.pipeline import SAMPLE_CORPUS
@@ -33,9 +35,11 @@ from analysis.compute import (  # noqa: E402  (after the skip: these need Dask)
     near_pairs_partitioned,
 )
 from analysis.compute.corpus import partition_corpus  # noqa: E402
+from analysis.compute.tables import partitioned_counter  # noqa: E402
 from analysis.compute.topics import sample_rows  # noqa: E402
 from analysis.compute.words import topic_table_partitioned  # noqa: E402
 from analysis.corpus import write_corpus  # noqa: E402
+from analysis.pipeline import build_tables, write_tables  # noqa: E402
 from analysis.readers import CorpusError  # noqa: E402
 
 STORY = (
@@ -196,6 +200,48 @@ def test_fit_on_a_sample_assigns_the_rest_to_the_same_stories(client) -> None:
     copies = joined[joined["duplicate_of"] != ""]
     topic_of = joined.set_index("segment_id")["topic"]
     assert (copies["topic"].to_numpy() == topic_of[copies["duplicate_of"]].to_numpy()).all()
+
+
+@pytest.fixture(scope="module")
+def shuffled_segments() -> pd.DataFrame:
+    """The tables' synthetic segments in a random order: an article's segments fall in several
+    partitions, and which comes first decides the order of its group's documents."""
+    return synthetic_segments().sample(frac=1.0, random_state=5).reset_index(drop=True)
+
+
+@pytest.mark.parametrize(("by", "unit", "include_duplicates"),
+                         [("source", "theme", True), ("language", "topic", True), ("period", "theme", False)])  # fmt: skip
+def test_share_tables_counted_in_partitions_equal_the_single_process(
+    client, shuffled_segments, by, unit, include_duplicates
+) -> None:
+    config = TableConfig(n_bootstrap=300, seed=3, period="month")
+    counter = partitioned_counter(client, partition_size=37, progress=False)
+    assert len(shuffled_segments) > 10 * 37
+    single = tables.share_table(shuffled_segments, by=by, unit=unit, config=config,
+                                include_duplicates=include_duplicates)  # fmt: skip
+    parted = tables.share_table(shuffled_segments, by=by, unit=unit, config=config,
+                                include_duplicates=include_duplicates, counter=counter)  # fmt: skip
+    pd.testing.assert_frame_equal(parted, single, check_exact=True)  # intervals to the last digit
+    assert parted.attrs == single.attrs
+    assert (single["ci_high"] > single["ci_low"]).any()  # a real interval, not a degenerate one
+    trends = tables.theme_trends(shuffled_segments, config, counter=counter)
+    pd.testing.assert_frame_equal(trends, tables.theme_trends(shuffled_segments, config), check_exact=True)
+
+
+def test_every_table_is_the_same_with_a_cluster(client, shuffled_segments, tmp_path: Path) -> None:
+    topics = pd.DataFrame({"topic": sorted(shuffled_segments["topic"].unique())})
+    topics["words"] = [["infrastructure", "data"]] * len(topics)
+    settings = {"tables": {"n_bootstrap": 200, "period": "month"}, "findings": {"compare_date": "2024-03-01"}}
+    alone = RunConfig.from_dict(settings)
+    # the module's cluster (same setting and memory limit), partitions of 37 segments
+    on_cluster = RunConfig.from_dict(settings | {"compute": {"cluster": "local:2", "memory_limit": "2GiB",
+                                                             "partition_size": 37}})  # fmt: skip
+    written = {}
+    for name, config in (("alone", alone), ("cluster", on_cluster)):
+        write_tables(build_tables(shuffled_segments, topics, config), tmp_path / name, config)
+        written[name] = {p.name: p.read_bytes() for p in sorted((tmp_path / name / "tables").glob("*.csv"))}
+    assert {"theme_by_source.csv", "theme_by_period.csv", "topic_by_language.csv"} <= set(written["alone"])
+    assert written["cluster"] == written["alone"]
 
 
 def _add_shard(cache_dir: str, worker: int) -> None:

@@ -18,6 +18,13 @@ WORKER_PEAKS: dict[str, dict[str, Any]] = {}
 
 
 @contextlib.contextmanager
+def on_workers(name: str, config: RunConfig) -> Iterator[None]:
+    """Record the workers' peak memory over a stage run in the client that sends them work."""
+    with _on_workers(name, cluster_client(config.compute)):
+        yield
+
+
+@contextlib.contextmanager
 def _on_workers(name: str, client: Any) -> Iterator[None]:
     reset_worker_peaks(client)
     started = time.perf_counter()
@@ -69,3 +76,11 @@ def topics_stage(
             segments, embeddings, config.topics, config.compute, client, codebook=codebook, encoder=encoder,
             languages=config.corpus.languages, progress=progress,
         )  # fmt: skip
+
+
+def tables_counter(config: RunConfig, *, progress: bool = True) -> Any:
+    """The `share_table` counter that counts and bootstraps on the workers (`analysis.compute.tables`)."""
+    from analysis.compute.tables import partitioned_counter
+
+    client = cluster_client(config.compute)
+    return partitioned_counter(client, partition_size=config.compute.partition_size, progress=progress)
