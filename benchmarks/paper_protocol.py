@@ -190,11 +190,31 @@ def _reduced_copies(model, texts: list[str], ks: tuple[int, ...]):  # type: igno
         yield k, reduced
 
 
+# The paper's own settings, from its result files (MaartenGr/BERTopic_evaluation,
+# results/Basic/<dataset>/bertopic_mini_1.json: "min_topic_size": 15 for 20NewsGroup, 5 for BBC News)
+PAPER_MIN_TOPIC_SIZE = {"bbc": 5, "20ng": 15}
+# The seeds of the paper's OCTIS LDA/NMF runs (results/Basic/<dataset>/LDA_{1,2,3}.json)
+PAPER_OCTIS_SEEDS = (0, 21, 42)
+# The paper's OCTIS LDA/NMF figures (mean over k = 10…50 and the 3 runs of those files)
+PAPER_OCTIS = {
+    "bbc": {"OCTIS LDA": {"npmi": 0.014, "td": 0.577}, "OCTIS NMF": {"npmi": 0.012, "td": 0.549}},
+    "20ng": {"OCTIS LDA": {"npmi": 0.058, "td": 0.749}, "OCTIS NMF": {"npmi": 0.089, "td": 0.663}},
+}
+
+
 def plain_bertopic(  # type: ignore[no-untyped-def]
-    dataset: Dataset, embeddings: np.ndarray, seed: int, ks: tuple[int, ...], *, ablations: bool = True
+    dataset: Dataset,
+    embeddings: np.ndarray,
+    seed: int,
+    ks: tuple[int, ...],
+    *,
+    ablations: bool = True,
+    min_topic_size: int | None = None,
 ):
     """BERTopic defaults (the paper's setting); only UMAP's random_state is fixed, for repeatability.
-    The ablation rows (`ablations`) re-derive the words of the same topics with one thing changed."""
+    The ablation rows (`ablations`) re-derive the words of the same topics with one thing changed.
+    With `min_topic_size` (the paper's, PAPER_MIN_TOPIC_SIZE) the rows are named "plain BERTopic,
+    min_topic_size N", and two more rows emulate BERTopic 0.9, the paper's version (`bertopic_09_words`)."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from umap import UMAP
@@ -202,20 +222,139 @@ def plain_bertopic(  # type: ignore[no-untyped-def]
     from analysis.topics import DistinctiveWords
 
     umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed)
-    model = BERTopic(umap_model=umap_model, calculate_probabilities=False)
+    model = BERTopic(
+        umap_model=umap_model, calculate_probabilities=False, min_topic_size=min_topic_size or 10
+    )
     model.fit_transform(dataset.texts, embeddings)
+    name = "plain BERTopic" if min_topic_size is None else f"plain BERTopic, min_topic_size {min_topic_size}"
+    clusters = np.asarray(model.topics_)  # HDBSCAN's clusters, before any reduction
     for k, reduced in _reduced_copies(model, dataset.texts, ks):
-        words = {"plain BERTopic": _top_words(reduced)}
-        _keep_topics(dataset, "plain BERTopic", seed, k, reduced)
+        words = {name: _top_words(reduced)}
+        _keep_topics(dataset, name, seed, k, reduced)
+        if min_topic_size is not None:
+            words[f"{name} + 0.9 c-TF-IDF words"] = bertopic_09_words(
+                dataset.texts, np.asarray(reduced.topics_)
+            )
+            words["BERTopic 0.9 emulated (reduction + c-TF-IDF)"] = bertopic_09_words(
+                dataset.texts, bertopic_09_reduce(dataset.texts, clusters, k)
+            )
         if not ablations:
             yield k, words
             continue
+        prefix = "plain" if min_topic_size is None else f"plain mts {min_topic_size}"
         reduced.update_topics(
             dataset.texts, top_n_words=10, ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True)
         )
-        words["plain + reduce_frequent_words"] = _top_words(reduced)
+        words[f"{prefix} + reduce_frequent_words"] = _top_words(reduced)
         reduced.update_topics(dataset.texts, top_n_words=10, representation_model=DistinctiveWords(10))
-        words["plain + distinctive words"] = _top_words(reduced)
+        words[f"{prefix} + distinctive words"] = _top_words(reduced)
+        yield k, words
+
+
+def _topic_counts(texts: list[str], topics: np.ndarray):  # type: ignore[no-untyped-def]
+    """Topic ids (sorted, -1 first) and their topics × words counts from BERTopic 0.9's default
+    CountVectorizer (the words of the topic's documents joined, as 0.9 counted them)."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer()
+    counts = vectorizer.fit_transform(texts)
+    ids, rows = np.unique(topics, return_inverse=True)
+    membership = sparse.csr_matrix(
+        (np.ones(len(topics)), (rows, np.arange(len(topics)))), shape=(len(ids), len(topics))
+    )
+    return ids, np.asarray((membership @ counts).todense(), dtype=float), vectorizer.get_feature_names_out()
+
+
+def ctfidf_09(counts: np.ndarray) -> np.ndarray:
+    """BERTopic 0.9's c-TF-IDF (bertopic/_ctfidf.py before 0.10): the topic's word shares times
+    log(mean words per topic / the word's count in all topics). Without 0.10's "+ 1" the idf is
+    negative for words more frequent than a topic's average length, so such words never rank."""
+    df = counts.sum(axis=0)
+    avg_nr_samples = int(counts.sum(axis=1).mean())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        idf = np.log(avg_nr_samples / df)
+        shares = counts / counts.sum(axis=1, keepdims=True)
+    return np.nan_to_num(shares * idf, nan=0.0, neginf=0.0, posinf=0.0)
+
+
+def bertopic_09_words(texts: list[str], topics: np.ndarray, top_n: int = 10) -> Words:
+    """Top words of every non-outlier topic by 0.9's c-TF-IDF, largest topic first."""
+    ids, counts, vocabulary = _topic_counts(texts, topics)
+    scores = ctfidf_09(counts)
+    sizes = {t: int((topics == t).sum()) for t in ids}
+    order = sorted((t for t in ids if t != -1), key=lambda t: -sizes[t])
+    row = {t: i for i, t in enumerate(ids)}
+    return [[str(vocabulary[j]) for j in np.argsort(-scores[row[t]], kind="stable")[:top_n]] for t in order]
+
+
+def bertopic_09_reduce(texts: list[str], topics: np.ndarray, nr_topics: int) -> np.ndarray:
+    """BERTopic 0.9's `_reduce_to_n_topics`: cosine similarities of the topics' c-TF-IDF rows (the
+    outlier row included) computed once; while more than nr_topics + 1 topics remain, the smallest
+    is merged into its most similar topic (possibly the outliers) and its column set to -1 so that
+    nothing merges into it later. 0.17 instead clusters the topic embeddings in one agglomerative
+    step, which can merge large topics together."""
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    ids, counts, _ = _topic_counts(texts, topics)
+    similarities = cosine_similarity(ctfidf_09(counts))
+    np.fill_diagonal(similarities, 0)
+    labels = topics.copy()
+    row = {t: i for i, t in enumerate(ids)}
+    while True:
+        present, sizes = np.unique(labels, return_counts=True)
+        if len(present) <= nr_topics + 1:
+            return labels
+        smallest = present[np.argsort(-sizes, kind="stable")[-1]]
+        into = ids[int(np.argmax(similarities[row[smallest]]))]
+        similarities[:, row[smallest]] = -1
+        labels[labels == smallest] = into
+
+
+def octis_calibration(dataset: Dataset, seed: int, ks: tuple[int, ...]):  # type: ignore[no-untyped-def]
+    """OCTIS's LDA and NMF as the paper ran them (octis/models/LDA.py, NMF.py: gensim's LdaModel and
+    Nmf with OCTIS's defaults, trained on the whole corpus, top 10 words by the topic-word matrix),
+    with the paper's seeds 0, 21, 42: scored here, they show whether our corpus and scorer reproduce
+    the paper's own LDA/NMF figures (PAPER_OCTIS)."""
+    from gensim.corpora import Dictionary
+    from gensim.models import LdaModel, Nmf
+
+    id2word = Dictionary(dataset.tokens)
+    corpus = [id2word.doc2bow(document) for document in dataset.tokens]
+    random_state = PAPER_OCTIS_SEEDS[seed % len(PAPER_OCTIS_SEEDS)]
+    lda = {
+        "chunksize": 2000,
+        "passes": 1,
+        "update_every": 1,
+        "alpha": "symmetric",
+        "eta": None,
+        "decay": 0.5,
+        "offset": 1.0,
+        "eval_every": 10,
+        "iterations": 50,
+        "gamma_threshold": 0.001,
+    }
+    nmf = {
+        "chunksize": 2000,
+        "passes": 1,
+        "kappa": 1.0,
+        "minimum_probability": 0.01,
+        "w_max_iter": 200,
+        "w_stop_condition": 0.0001,
+        "h_max_iter": 50,
+        "h_stop_condition": 0.001,
+        "eval_every": 10,
+        "normalize": True,
+    }
+
+    def top_words(model) -> Words:  # type: ignore[no-untyped-def]
+        return [[id2word[i] for i in np.argsort(topic)[-10:][::-1]] for topic in model.get_topics()]
+
+    for k in ks:
+        words = {}
+        for name, build, settings in (("OCTIS LDA", LdaModel, lda), ("OCTIS NMF", Nmf, nmf)):
+            model = build(corpus=corpus, id2word=id2word, num_topics=k, random_state=random_state, **settings)
+            words[name] = top_words(model)
         yield k, words
 
 
@@ -225,6 +364,8 @@ def plain_bertopic(  # type: ignore[no-untyped-def]
 # more languages (analysis.topics.needs_language_centring): BBC's one language centred on its mean.
 PACKAGE_VARIANTS: dict[str, dict] = {
     "package (distinctive words)": {},
+    # HDBSCAN's min_cluster_size as the paper set BERTopic's (PAPER_MIN_TOPIC_SIZE)
+    "package, paper's min_topic_size": {"min_topic_size": "paper"},
     "package + centring on the corpus mean": {"centre_one_language": True},
     # no reduction inside the fit (the same min_topic_size): topics are reduced once, to each k
     "package - reduction at fit": {"nr_topics": None, "min_topic_size": 10},
@@ -267,6 +408,8 @@ def package_pipeline(  # type: ignore[no-untyped-def]
         }
     )
     changes = dict(PACKAGE_VARIANTS[name])
+    if changes.get("min_topic_size") == "paper":
+        changes["min_topic_size"] = PAPER_MIN_TOPIC_SIZE[dataset.name]
     centre_one_language = changes.pop("centre_one_language", False)
     settings = {"seed": seed, "top_n_words": 10, "nr_topics": max(ks), "representation": "distinctive"}
     config = TopicConfig(**{**settings, "max_ngram": 1, **changes})
@@ -339,6 +482,8 @@ def run(
     variants: tuple[str, ...] = tuple(PACKAGE_VARIANTS),
     checks: dict[str, dict] | None = None,
     ablations: bool = True,
+    with_calibration: bool = True,
+    with_paper_size: bool = True,
 ) -> list[dict]:
     from analysis.evaluate import corpus_dictionary
 
@@ -374,6 +519,19 @@ def run(
                     for variant in variants
                 ]
             fits.append(plain_bertopic(dataset, embeddings, seed, ks, ablations=ablations))
+            if with_paper_size:
+                fits.append(
+                    plain_bertopic(
+                        dataset,
+                        embeddings,
+                        seed,
+                        ks,
+                        ablations=ablations,
+                        min_topic_size=PAPER_MIN_TOPIC_SIZE[name],
+                    )
+                )
+            if with_calibration:
+                fits.append(octis_calibration(dataset, seed, ks))
             if with_peers:
                 fits.append(turftopic_peers(dataset, embeddings, seed, ks, sentence_model))
             for fit in fits:
@@ -431,6 +589,20 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "words not in corpus": "",  # not reported by the paper
             }
         )
+        if "OCTIS LDA" in set(frame.loc[frame["dataset"] == name, "pipeline"]):
+            for model, figures in PAPER_OCTIS[name].items():
+                table.append(
+                    {
+                        "dataset": name,
+                        "pipeline": f"paper's {model} (its result files)",
+                        "NPMI": figures["npmi"],
+                        "TD": figures["td"],
+                        "NPMI sd over runs": float("nan"),
+                        "runs": 3,
+                        "k": "10,20,30,40,50",
+                        "words not in corpus": "",
+                    }
+                )
     return table
 
 
@@ -442,7 +614,10 @@ def verdict(summary: list[dict]) -> str:
         rows = [
             r
             for r in summary
-            if r["dataset"] == name and not r["pipeline"].startswith("paper") and not r["words not in corpus"]
+            if r["dataset"] == name
+            and not r["pipeline"].startswith("paper")
+            and not r["pipeline"].startswith("OCTIS")
+            and not r["words not in corpus"]
         ]
         if not rows:
             continue
@@ -571,6 +746,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", help="comma-separated numbers of topics (default 10,20,30,40,50)")
     parser.add_argument("--plain-only", action="store_true", help="skip the package pipeline")
     parser.add_argument("--no-peers", action="store_true", help="skip the Turftopic rows")
+    parser.add_argument("--no-calibration", action="store_true", help="skip the OCTIS LDA/NMF rows")
+    parser.add_argument(
+        "--no-paper-size", action="store_true", help="skip plain BERTopic with the paper's min_topic_size"
+    )
     parser.add_argument(
         "--ablations", action="store_true", help="also refit the package with each default switched off"
     )
@@ -650,6 +829,8 @@ def main(argv: list[str] | None = None) -> int:
         variants=variants,
         checks=checks,
         ablations=args.rows == "all",
+        with_calibration=not args.no_calibration,
+        with_paper_size=not args.no_paper_size,
     )
     return 0
 
