@@ -365,7 +365,7 @@ def octis_calibration(dataset: Dataset, seed: int, ks: tuple[int, ...]):  # type
 PACKAGE_VARIANTS: dict[str, dict] = {
     "package (distinctive words)": {},
     # HDBSCAN's min_cluster_size as the paper set BERTopic's (PAPER_MIN_TOPIC_SIZE)
-    "package, paper's min_topic_size": {"min_topic_size": "paper"},
+    "package (paper's min_topic_size)": {"min_topic_size": "paper"},
     "package + centring on the corpus mean": {"centre_one_language": True},
     # no reduction inside the fit (the same min_topic_size): topics are reduced once, to each k
     "package - reduction at fit": {"nr_topics": None, "min_topic_size": 10},
