@@ -4,15 +4,23 @@ Grootendorst (2022), Table 1, all-MiniLM-L6-v2: BBC News NPMI .170 / TD .802, 20
 NPMI .159 / TD .833 (mean of 3 runs, k = 10, 20, …, 50, NPMI from OCTIS on the preprocessed
 corpus tokens, top 10 words). This script embeds each corpus once and fits, on the SAME
 embeddings, plain BERTopic defaults and this package's topic pipeline, so the two rows differ only
-in what the package changes.
+in what the package changes. Beside them (on by default):
 
-    .venv/bin/python benchmarks/paper_protocol.py --datasets bbc,20ng --seeds 3
-    .venv/bin/python benchmarks/paper_protocol.py --seeds bbc=3,20ng=1   # fewer runs of the slow one
-    .venv/bin/python benchmarks/paper_protocol.py --datasets 20ng --seeds 1 --rows main   # no ablation rows
-    # the two datasets in parallel processes, then one results file (as measured for issue 15):
-    .venv/bin/python benchmarks/paper_protocol.py --datasets bbc --results-name paper_protocol_bbc &
-    .venv/bin/python benchmarks/paper_protocol.py --datasets 20ng --seeds 1 --results-name paper_protocol_20ng
-    .venv/bin/python benchmarks/paper_protocol.py --combine \
+- calibration rows: OCTIS's LDA and NMF as the paper ran them (`octis_calibration`), whose scores
+  the paper's result files give per seed and k (PAPER_OCTIS): if they match, the corpus and the
+  scorer are the paper's and any BERTopic gap is in the model;
+- plain BERTopic with the paper's min_topic_size (15 for 20NG, 5 for BBC, from its result files),
+  and on the same clusters BERTopic 0.9 (the paper's version) emulated: its c-TF-IDF and its topic
+  reduction (`bertopic_09_words`, `bertopic_09_reduce`);
+- Turftopic's S3 and KeyNMF (`--no-peers` skips them: they are the slowest rows).
+
+    .venv/bin/python benchmarks/paper_protocol.py --datasets bbc --seeds 3
+    # as measured for issue 15 (items 3-5, third pass): one command per dataset, then one file
+    .venv/bin/python benchmarks/paper_protocol.py --datasets bbc --seeds 3 --no-peers \
+        --variants "package (distinctive words),package (paper's min_topic_size)" --results-name paper_protocol_bbc
+    .venv/bin/python benchmarks/paper_protocol.py --datasets 20ng --seeds 3 --no-peers --rows main \
+        --variants "package (distinctive words),package (paper's min_topic_size)" --results-name paper_protocol_20ng
+    .venv/bin/python benchmarks/paper_protocol.py --results-name paper_protocol_calibrated --combine \
         benchmarks/results/paper_protocol_bbc.json,benchmarks/results/paper_protocol_20ng.json
 
 Inputs (never copied into the project): ../shared/corpus/benchmarks/bbc-news-octis/corpus.tsv
