@@ -243,8 +243,10 @@ def plain_bertopic(  # type: ignore[no-untyped-def]
             words[f"{name} + 0.9 c-TF-IDF words"] = bertopic_09_words(
                 dataset.texts, np.asarray(reduced.topics_)
             )
-            words["BERTopic 0.9 emulated (reduction + c-TF-IDF)"] = bertopic_09_words(
-                dataset.texts, bertopic_09_reduce(dataset.texts, clusters, k)
+            merged = bertopic_09_reduce(dataset.texts, clusters, k)
+            words["BERTopic 0.9 emulated (reduction + c-TF-IDF)"] = bertopic_09_words(dataset.texts, merged)
+            words[f"{name} + 0.9 reduction + distinctive words"] = distinctive_words_of(
+                dataset.texts, merged, reduced.vectorizer_model
             )
         if not ablations:
             yield k, words
@@ -319,6 +321,19 @@ def bertopic_09_reduce(texts: list[str], topics: np.ndarray, nr_topics: int) -> 
         labels[labels == smallest] = into
 
 
+def distinctive_words_of(texts: list[str], topics: np.ndarray, vectorizer, top_n: int = 10) -> Words:  # type: ignore[no-untyped-def]
+    """The package's distinctive words (`analysis.vectorize.distinctive_top_words`) of the given
+    topics over a fitted vectorizer's counts, largest topic first, outliers left out."""
+    from analysis.vectorize import distinctive_top_words
+
+    ranked = distinctive_top_words(
+        vectorizer.transform(texts), topics, vectorizer.get_feature_names_out(), top_n
+    )
+    ids, sizes = np.unique(topics, return_counts=True)
+    order = [t for t, _ in sorted(zip(ids, sizes, strict=True), key=lambda pair: -pair[1]) if t != -1]
+    return [[str(word) for word, _ in ranked[t]] for t in order if t in ranked]
+
+
 def octis_calibration(dataset: Dataset, seed: int, ks: tuple[int, ...]):  # type: ignore[no-untyped-def]
     """OCTIS's LDA and NMF as the paper ran them (octis/models/LDA.py, NMF.py: gensim's LdaModel and
     Nmf with OCTIS's defaults, trained on the whole corpus, top 10 words by the topic-word matrix),
@@ -373,7 +388,8 @@ def octis_calibration(dataset: Dataset, seed: int, ks: tuple[int, ...]):  # type
 PACKAGE_VARIANTS: dict[str, dict] = {
     "package (distinctive words)": {},
     # HDBSCAN's min_cluster_size as the paper set BERTopic's (PAPER_MIN_TOPIC_SIZE)
-    "package (paper's min_topic_size)": {"min_topic_size": "paper"},
+    # and no reduction at fit, so that the "+ 0.9 reduction" row starts from HDBSCAN's own clusters
+    "package (paper's min_topic_size)": {"min_topic_size": "paper", "nr_topics": None},
     "package + centring on the corpus mean": {"centre_one_language": True},
     # no reduction inside the fit (the same min_topic_size): topics are reduced once, to each k
     "package - reduction at fit": {"nr_topics": None, "min_topic_size": 10},
@@ -427,8 +443,13 @@ def package_pipeline(  # type: ignore[no-untyped-def]
         result = fit_topics(
             segments, embeddings, config, codebook=load_codebook(), encoder=encoder, languages=("en",)
         )
+    clusters = np.asarray(result.model.topics_)  # the package's topics before the reduction to each k
     for k, reduced in _reduced_copies(result.model, dataset.texts, ks):
         words = {name: _top_words(reduced)}
+        # the same topics reduced to k (non-outlier) topics the way BERTopic 0.9 did, package words
+        words[f"{name} + 0.9 reduction"] = distinctive_words_of(
+            dataset.texts, bertopic_09_reduce(dataset.texts, clusters, k), reduced.vectorizer_model
+        )
         _keep_topics(dataset, name, seed, k, reduced)
         if ablations and name == "package (distinctive words)":
             reduced.update_topics(
