@@ -241,7 +241,7 @@ def run_all(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, m
     with manifest.stage("tables"), _on_cluster("tables", config):
         result.tables = build_tables(
             result.segments, result.topic_result.topics, config, codebook=result.topic_result.codebook,
-            progress=progress,
+            counter=cluster_counter(config, progress=progress),
         )  # fmt: skip
         write_tables(result.tables, run_dir, config)
         manifest.data["findings"] = findings_summary(result.tables, config)
@@ -261,6 +261,18 @@ def run_all(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, m
         result.report = write_run_report(manifest, result.tables, result.figures)
     manifest.write()
     return result
+
+
+def cluster_counter(config: RunConfig, *, progress: bool = False) -> Any:
+    """The share tables' counter on the run's cluster (`[compute] cluster`); None in one process.
+
+    Only `run` passes it to `build_tables`: redrawing or curating a finished run recomputes its
+    tables in the process, without the cluster the run once used (it may no longer exist)."""
+    if not config.compute.cluster:
+        return None
+    from analysis.compute.stages import tables_counter
+
+    return tables_counter(config, progress=progress)
 
 
 def _on_cluster(stage: str, config: RunConfig) -> contextlib.AbstractContextManager[None]:
@@ -357,24 +369,19 @@ def build_tables(
     config: RunConfig,
     *,
     codebook: Any = None,
-    progress: bool = False,
+    counter: Any = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of a run, keyed by the file stem it is saved under.
 
     Theme shares use `config.findings.theme_source`: "segment" (each segment's best own theme) or
     "topic" (its topic's theme); trends and comparisons count the segments carrying a theme
     (multi-label on the segment route). Without segment themes (`seg_themes`) the topic route is used.
-    With `[compute] cluster`, the share tables' per-document counts and bootstraps run on the workers
-    (`analysis.compute.tables`; the same numbers); everything else here runs in this process.
+    `counter` (`cluster_counter`): the share tables' per-document counts and bootstraps run on a
+    cluster's workers (`analysis.compute.tables`; the same numbers); everything else runs here.
     """
     from analysis import compare, drilldown, tables
     from analysis.themes import codebook_audit, theme_agreement
 
-    counter = None
-    if config.compute.cluster:
-        from analysis.compute.stages import tables_counter
-
-        counter = tables_counter(config, progress=progress)
     share_table = functools.partial(tables.share_table, counter=counter)
     cfg = tables.resolve_period(segments, config.tables)
     findings = config.findings

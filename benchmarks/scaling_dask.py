@@ -272,7 +272,13 @@ def downstream(measured, rows: list[dict], segments: pd.DataFrame, embeddings: n
     """Segment themes → tables → figures → evaluate on the topics' segments, as `run_all` chains them."""
     from analysis.evaluate import evaluate_run
     from analysis.figures import FigureFooter, write_run_figures
-    from analysis.pipeline import build_tables, resolve_run_period, theme_labels, write_tables
+    from analysis.pipeline import (
+        build_tables,
+        cluster_counter,
+        resolve_run_period,
+        theme_labels,
+        write_tables,
+    )
     from analysis.themes import add_segment_themes
 
     config = RunConfig.from_dict({"compute": {"cluster": compute.cluster, "memory_limit": compute.memory_limit,
@@ -287,7 +293,8 @@ def downstream(measured, rows: list[dict], segments: pd.DataFrame, embeddings: n
         run_dir = Path(folder)
 
         def tables_stage() -> dict:
-            tables = build_tables(segments, fitted.topics, config, codebook=fitted.codebook)
+            tables = build_tables(segments, fitted.topics, config, codebook=fitted.codebook,
+                                  counter=cluster_counter(config, progress=True))  # fmt: skip
             write_tables(tables, run_dir, config)
             return tables
 

@@ -39,7 +39,7 @@ from analysis.compute.tables import partitioned_counter  # noqa: E402
 from analysis.compute.topics import sample_rows  # noqa: E402
 from analysis.compute.words import topic_table_partitioned  # noqa: E402
 from analysis.corpus import write_corpus  # noqa: E402
-from analysis.pipeline import build_tables, write_tables  # noqa: E402
+from analysis.pipeline import build_tables, cluster_counter, write_tables  # noqa: E402
 from analysis.readers import CorpusError  # noqa: E402
 
 STORY = (
@@ -238,7 +238,8 @@ def test_every_table_is_the_same_with_a_cluster(client, shuffled_segments, tmp_p
                                                              "partition_size": 37}})  # fmt: skip
     written = {}
     for name, config in (("alone", alone), ("cluster", on_cluster)):
-        write_tables(build_tables(shuffled_segments, topics, config), tmp_path / name, config)
+        write_tables(build_tables(shuffled_segments, topics, config, counter=cluster_counter(config)),
+                     tmp_path / name, config)  # fmt: skip
         written[name] = {p.name: p.read_bytes() for p in sorted((tmp_path / name / "tables").glob("*.csv"))}
     assert {"theme_by_source.csv", "theme_by_period.csv", "topic_by_language.csv"} <= set(written["alone"])
     assert written["cluster"] == written["alone"]
@@ -284,3 +285,15 @@ def test_cluster_setting_is_checked_and_the_missing_extra_is_named(monkeypatch) 
     monkeypatch.setattr(builtins, "__import__", without_dask)
     with pytest.raises(ClusterError, match=r"\.\[scale\]"):
         cluster_client(ComputeConfig(cluster="local:3"))
+
+
+def test_tables_of_a_cluster_run_are_rebuilt_without_its_cluster(shuffled_segments) -> None:
+    # `figures RUN_DIR` and `curate` rebuild a finished run's tables; the scheduler the run used may
+    # be gone, so only `run` hands build_tables a cluster counter
+    topics = pd.DataFrame({"topic": sorted(shuffled_segments["topic"].unique())})
+    topics["words"] = [["infrastructure", "data"]] * len(topics)
+    gone = RunConfig.from_dict({"tables": {"n_bootstrap": 50, "period": "month"},
+                                "compute": {"cluster": "tcp://127.0.0.1:9"}})  # nothing listens there  # fmt: skip
+    tables = build_tables(shuffled_segments, topics, gone)
+    assert tables["theme_by_source"]["n_segments"].sum() > 0
+    assert cluster_counter(RunConfig()) is None
