@@ -74,6 +74,7 @@ _RANGES: dict[tuple[str, str], _Range] = {
     ("TopicConfig", "zeroshot_min_similarity"): _Range(0, 1),
     ("TopicConfig", "max_ngram"): _Range(1, 3),
     ("TopicConfig", "top_n_words"): _Range(1),
+    ("TopicConfig", "rival_penalty"): _Range(0, 1, high_open=True),
     ("TopicConfig", "min_theme_score"): _Range(0, 1),
     ("TableConfig", "n_bootstrap"): _Range(1),
     ("TableConfig", "confidence"): _Range(0, 1, low_open=True, high_open=True),

@@ -23,6 +23,7 @@ import stopwordsiso
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
+from analysis.config import TopicConfig
 from analysis.text import normalise_arabic, normalise_for_words, read_word_list, tokenize_words
 
 # Word normalisation lives in the first stage (text.py), which every later stage shares; it is
@@ -32,6 +33,7 @@ from analysis.text.words import token_codes
 
 __all__ = [
     "DISTINCTIVE_SMOOTHING",
+    "RIVAL_PENALTY",
     "STOPWORD_LANGUAGES",
     "TopicWordVectorizer",
     "darija_stop_words",
@@ -41,6 +43,7 @@ __all__ = [
     "make_vectorizer",
     "normalise_arabic",
     "normalise_for_words",
+    "penalise_rivals",
     "scaled_min_df",
     "stop_word_exceptions",
     "stop_words",
@@ -59,6 +62,9 @@ STOPWORD_LANGUAGES = ("ar", "fr", "en")
 # Added to the out-of-topic document share: a word no other document uses is "1,000 times" more
 # likely in the topic at most, so very rare words cannot outrank words most of the topic shares.
 DISTINCTIVE_SMOOTHING = 1e-3
+# A word's score in a topic loses this share of its best score in any other topic (`penalise_rivals`;
+# its one definition is TopicConfig's default, where the reasons are).
+RIVAL_PENALTY = TopicConfig.rival_penalty
 
 
 @functools.cache
@@ -293,11 +299,48 @@ def top_scored(row: sparse.csr_matrix, vocabulary: np.ndarray, n: int) -> list[t
     return [(str(vocabulary[indices[i]]), float(values[i])) for i in order]
 
 
+def penalise_rivals(
+    scores: sparse.spmatrix, rivals: np.ndarray, penalty: float = RIVAL_PENALTY
+) -> sparse.csr_matrix:
+    """`scores` (topics × words) minus `penalty` × each word's best positive score in another rival row.
+
+    Distinctive scores compare a topic with the whole rest of the corpus, so two neighbouring topics
+    (two football topics, two Moroccan-AI-deal topics) are both led by the words they share, and the
+    topic list repeats itself. Taking a share of the word's best score elsewhere keeps it first where it
+    is strongest and moves it down in the others. Rows outside `rivals` (a bool per row: the outlier
+    topic) are penalised but never count as another topic's rival. `penalty` 0: the scores as they are.
+    """
+    scores = sparse.csr_matrix(scores, dtype=np.float64)
+    if penalty == 0 or scores.nnz == 0:
+        return scores
+    coo = scores.tocoo()
+    rival = np.asarray(rivals, dtype=bool)[coo.row] & (coo.data > 0)
+    n_words = scores.shape[1]
+    best = np.zeros(n_words)
+    np.maximum.at(best, coo.col[rival], coo.data[rival])
+    at_best = rival & (coo.data == best[coo.col])
+    holders = np.bincount(coo.col[at_best], minlength=n_words)  # rival rows reaching the best score
+    second = np.zeros(n_words)
+    below = rival & ~at_best
+    np.maximum.at(second, coo.col[below], coo.data[below])
+    # a row's best rival elsewhere: the word's best score, unless this row alone holds it
+    other = np.where(at_best & (holders[coo.col] == 1), second[coo.col], best[coo.col])
+    other = np.where(at_best & (holders[coo.col] > 1), best[coo.col], other)
+    data = coo.data - penalty * other
+    return sparse.csr_matrix((data, (coo.row, coo.col)), shape=scores.shape)
+
+
 def distinctive_top_words(
-    doc_terms: sparse.spmatrix, topics: np.ndarray, vocabulary: np.ndarray, n: int
+    doc_terms: sparse.spmatrix,
+    topics: np.ndarray,
+    vocabulary: np.ndarray,
+    n: int,
+    *,
+    rival_penalty: float = RIVAL_PENALTY,
 ) -> dict[int, list[tuple[str, float]]]:
-    """Each topic's `n` best words by `distinctive_word_scores`, best first; a topic without a
-    positive-scoring word is left out."""
+    """Each topic's `n` best words by `distinctive_word_scores` after `penalise_rivals` (the outlier
+    topic -1 is no rival), best first; a topic without a positive-scoring word is left out."""
     topic_ids, scores = distinctive_word_scores(doc_terms, topics)
+    scores = penalise_rivals(scores, np.asarray(topic_ids) != -1, rival_penalty)
     ranked = {topic: top_scored(scores.getrow(row), vocabulary, n) for row, topic in enumerate(topic_ids)}
     return {topic: words for topic, words in ranked.items() if words}

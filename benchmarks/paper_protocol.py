@@ -184,12 +184,15 @@ def _top_words(model, top_n: int = 10) -> Words:  # type: ignore[no-untyped-def]
     return [[word for word, _ in model.get_topic(t)][:top_n] for t in ids]
 
 
-def _reduced_copies(model, texts: list[str], ks: tuple[int, ...]):  # type: ignore[no-untyped-def]
+def _reduced_copies(model, texts: list[str], ks: tuple[int, ...], reduction: str | None = None):  # type: ignore[no-untyped-def]
     """For each k, a copy of the fitted model with topics reduced to k (k counts the outlier topic,
-    as BERTopic's nr_topics does). UMAP and HDBSCAN do not depend on k, so they run once."""
+    as BERTopic's nr_topics does). UMAP and HDBSCAN do not depend on k, so they run once.
+    `reduction`: the package model's `topic_reduction` for the copies (None: the model's own)."""
     embedder, model.embedding_model = model.embedding_model, None
     base = copy.deepcopy(model)
     model.embedding_model = embedder
+    if reduction is not None:
+        base.topic_reduction = reduction
     for k in ks:
         reduced = copy.deepcopy(base)
         reduced.embedding_model = embedder
@@ -278,20 +281,10 @@ def _topic_counts(texts: list[str], topics: np.ndarray):  # type: ignore[no-unty
     return ids, np.asarray((membership @ counts).todense(), dtype=float), vectorizer.get_feature_names_out()
 
 
-def ctfidf_09(counts: np.ndarray) -> np.ndarray:
-    """BERTopic 0.9's c-TF-IDF (bertopic/_ctfidf.py before 0.10): the topic's word shares times
-    log(mean words per topic / the word's count in all topics). Without 0.10's "+ 1" the idf is
-    negative for words more frequent than a topic's average length, so such words never rank."""
-    df = counts.sum(axis=0)
-    avg_nr_samples = int(counts.sum(axis=1).mean())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        idf = np.log(avg_nr_samples / df)
-        shares = counts / counts.sum(axis=1, keepdims=True)
-    return np.nan_to_num(shares * idf, nan=0.0, neginf=0.0, posinf=0.0)
-
-
 def bertopic_09_words(texts: list[str], topics: np.ndarray, top_n: int = 10) -> Words:
     """Top words of every non-outlier topic by 0.9's c-TF-IDF, largest topic first."""
+    from analysis.topics.reduction import ctfidf_09
+
     ids, counts, vocabulary = _topic_counts(texts, topics)
     scores = ctfidf_09(counts)
     sizes = {t: int((topics == t).sum()) for t in ids}
@@ -301,36 +294,31 @@ def bertopic_09_words(texts: list[str], topics: np.ndarray, top_n: int = 10) -> 
 
 
 def bertopic_09_reduce(texts: list[str], topics: np.ndarray, nr_topics: int) -> np.ndarray:
-    """BERTopic 0.9's `_reduce_to_n_topics`: cosine similarities of the topics' c-TF-IDF rows (the
-    outlier row included) computed once; while more than nr_topics + 1 topics remain, the smallest
-    is merged into its most similar topic (possibly the outliers) and its column set to -1 so that
-    nothing merges into it later. 0.17 instead clusters the topic embeddings in one agglomerative
-    step, which can merge large topics together."""
+    """BERTopic 0.9's `_reduce_to_n_topics` on 0.9's own counts (`_topic_counts`): the package's
+    `smallest_first` (the smallest topic merged into its most similar by c-TF-IDF cosine, possibly
+    the outliers, one at a time) to nr_topics non-outlier topics."""
     from sklearn.metrics.pairwise import cosine_similarity
 
+    from analysis.topics.reduction import ctfidf_09, smallest_first
+
     ids, counts, _ = _topic_counts(texts, topics)
-    similarities = cosine_similarity(ctfidf_09(counts))
-    np.fill_diagonal(similarities, 0)
-    labels = topics.copy()
-    row = {t: i for i, t in enumerate(ids)}
-    while True:
-        present, sizes = np.unique(labels, return_counts=True)
-        if len(present) <= nr_topics + 1:
-            return labels
-        smallest = present[np.argsort(-sizes, kind="stable")[-1]]
-        into = ids[int(np.argmax(similarities[row[smallest]]))]
-        similarities[:, row[smallest]] = -1
-        labels[labels == smallest] = into
+    sizes = [int((topics == t).sum()) for t in ids]
+    into = smallest_first(ids.tolist(), sizes, cosine_similarity(ctfidf_09(counts)), nr_topics)
+    return np.asarray([into[int(t)] for t in topics])
 
 
-def distinctive_words_of(texts: list[str], topics: np.ndarray, vectorizer, top_n: int = 10) -> Words:  # type: ignore[no-untyped-def]
-    """The package's distinctive words (`analysis.vectorize.distinctive_top_words`) of the given
-    topics over a fitted vectorizer's counts, largest topic first, outliers left out."""
-    from analysis.vectorize import distinctive_top_words
+def distinctive_words_of(  # type: ignore[no-untyped-def]
+    texts: list[str], topics: np.ndarray, vectorizer, top_n: int = 10, rival_penalty: float | None = None
+) -> Words:
+    """The package's distinctive words (`analysis.vectorize.distinctive_top_words`, its rival penalty
+    unless `rival_penalty` is given) of the given topics over a fitted vectorizer's counts, largest
+    topic first, outliers left out."""
+    from analysis.vectorize import RIVAL_PENALTY, distinctive_top_words
 
     ranked = distinctive_top_words(
-        vectorizer.transform(texts), topics, vectorizer.get_feature_names_out(), top_n
-    )
+        vectorizer.transform(texts), topics, vectorizer.get_feature_names_out(), top_n,
+        rival_penalty=RIVAL_PENALTY if rival_penalty is None else rival_penalty,
+    )  # fmt: skip
     ids, sizes = np.unique(topics, return_counts=True)
     order = [t for t, _ in sorted(zip(ids, sizes, strict=True), key=lambda pair: -pair[1]) if t != -1]
     return [[str(word) for word, _ in ranked[t]] for t in order if t in ranked]
@@ -395,8 +383,8 @@ def octis_calibration(dataset: Dataset, seed: int, ks: tuple[int, ...]):  # type
 # more languages (analysis.topics.needs_language_centring): BBC's one language centred on its mean.
 PACKAGE_VARIANTS: dict[str, dict] = {
     "package (distinctive words)": {},
-    # HDBSCAN's min_cluster_size as the paper set BERTopic's (PAPER_MIN_TOPIC_SIZE)
-    # and no reduction at fit, so that the "+ 0.9 reduction" row starts from HDBSCAN's own clusters
+    # HDBSCAN's min_cluster_size as the paper set BERTopic's (PAPER_MIN_TOPIC_SIZE) and no
+    # reduction at fit: HDBSCAN's own clusters are reduced once to each k, as the paper's were
     "package (paper's min_topic_size)": {"min_topic_size": "paper", "nr_topics": None},
     "package + centring on the corpus mean": {"centre_one_language": True},
     # no reduction inside the fit (the same min_topic_size): topics are reduced once, to each k
@@ -451,14 +439,17 @@ def package_pipeline(  # type: ignore[no-untyped-def]
         result = fit_topics(
             segments, embeddings, config, codebook=load_codebook(), encoder=encoder, languages=("en",)
         )
-    clusters = np.asarray(result.model.topics_)  # the package's topics before the reduction to each k
+    one_step = (
+        _reduced_copies(result.model, dataset.texts, ks, reduction="agglomerative") if ablations else None
+    )
     for k, reduced in _reduced_copies(result.model, dataset.texts, ks):
         words = {name: _top_words(reduced)}
-        # the same topics reduced to k (non-outlier) topics the way BERTopic 0.9 did, package words
-        words[f"{name} + 0.9 reduction"] = distinctive_words_of(
-            dataset.texts, bertopic_09_reduce(dataset.texts, clusters, k), reduced.vectorizer_model
-        )
         _keep_topics(dataset, name, seed, k, reduced)
+        if ablations:  # one change at a time: the words without the rival penalty, BERTopic's reduction
+            words[f"{name} - rival penalty"] = distinctive_words_of(
+                dataset.texts, np.asarray(reduced.topics_), reduced.vectorizer_model, rival_penalty=0
+            )
+            words[f"{name}, BERTopic's one-step reduction"] = _top_words(next(one_step)[1])
         if ablations and name == "package (distinctive words)":
             reduced.update_topics(
                 dataset.texts,
@@ -716,8 +707,16 @@ def write_report(  # type: ignore[no-untyped-def]
         "default), `max_ngram = 1` (the paper's NPMI knows only corpus tokens, so topic words are single "
         'words) and `representation = "distinctive"` (`analysis.vectorize.distinctive_word_scores`: '
         "a word's share of the topic's documents times the log ratio of that share to its share of the "
-        "other documents). Its stop list and tokenizer are the package's own. The paper's figures are "
+        "other documents, less 0.2 of its best score in another topic, `penalise_rivals`). The package "
+        "reduces topics to k smallest first, as BERTopic 0.9 did (`analysis.topics.reduction`: the "
+        "smallest topic merged into its most similar by 0.9's c-TF-IDF cosine, possibly the outliers, "
+        "one at a time). Its stop list and tokenizer are the package's own. The paper's figures are "
         "copied from its Table 1 (mean of 3 runs). "
+        "'package (paper's min_topic_size)' is the package with the paper's min_topic_size (its result "
+        "files: 5 for BBC, 15 for 20NG) and no reduction at fit: HDBSCAN's clusters reduced once to each "
+        "k, as the paper's were. '- rival penalty' rows name the same topics without the penalty; "
+        "\"BERTopic's one-step reduction\" rows reduce the same clusters with BERTopic 0.17's own "
+        "agglomerative step instead. "
         "'package - X' rows refit the package with one of its clustering defaults (chosen on "
         "morocco-news) switched off; 'package + centring on the corpus mean' is the package as it was "
         "before language centring was limited to corpora of two or more languages (BBC is English only, "
@@ -731,10 +730,8 @@ def write_report(  # type: ignore[no-untyped-def]
         "15 for 20NG); on its HDBSCAN clusters, 'BERTopic 0.9 emulated' reduces the topics as BERTopic "
         "0.9 (the paper's version) did (the smallest topic merged into its most similar by c-TF-IDF "
         "cosine, one at a time, to k non-outlier topics) and names them with 0.9's c-TF-IDF (idf "
-        "log(A / f), negative for frequent words); '+ 0.9 reduction' rows reduce the named topics that "
-        "way and name them with the package's distinctive words. "
-        "'package (paper's min_topic_size)' is the package with that min_topic_size and no reduction at "
-        "fit. "
+        "log(A / f), negative for frequent words); '+ 0.9 reduction + distinctive words' reduces them "
+        "that way and names them with the package's distinctive words. "
         "20ng is rebuilt from the raw posts with OCTIS's own 1,612-word vocabulary and recipe "
         "(`load_20newsgroups`: sklearn's header/footer/quote strippers, spaCy's lookup lemmatiser); "
         f"its counts against OCTIS's: {_rebuild_text(checks.get('20ng'))}. The lemmatiser differs from "

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.paper_protocol import bertopic_09_reduce, bertopic_09_words, ctfidf_09
+from analysis.topics.reduction import ctfidf_09
+from benchmarks.paper_protocol import bertopic_09_reduce, bertopic_09_words
 
 
 def test_ctfidf_09_scores_frequent_words_below_zero():

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import sparse
 
 from analysis.config import TopicConfig
-from analysis.vectorize import distinctive_scores_from_counts, top_scored
+from analysis.vectorize import distinctive_scores_from_counts, penalise_rivals, top_scored
 
 
 def partition_counts(
@@ -74,6 +74,7 @@ def words_from_counts(
     def distinctive(rows: np.ndarray, in_topic: sparse.csr_matrix, group_sizes: np.ndarray) -> dict[int, list[str]]:
         kept = np.flatnonzero(group_sizes > 0)
         scores = distinctive_scores_from_counts(in_topic[kept], group_sizes[kept].astype(np.float64))
+        scores = penalise_rivals(scores, rows[kept] != -1, config.rival_penalty)
         found = {int(rows[k]): [w for w, _ in top_scored(scores.getrow(i), vocabulary, config.top_n_words)]
                  for i, k in enumerate(kept)}  # fmt: skip
         return {topic: words for topic, words in found.items() if words}

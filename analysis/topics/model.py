@@ -24,8 +24,9 @@ from analysis import numba_cache
 from analysis.config import TopicConfig
 from analysis.encoders.base import Encoder
 from analysis.themes import Codebook
+from analysis.topics.reduction import smallest_first_merges
 from analysis.topics.scale import scale_parameters
-from analysis.vectorize import distinctive_top_words
+from analysis.vectorize import RIVAL_PENALTY, distinctive_top_words
 
 MMR_DIVERSITY = 0.3
 HDBSCAN_JOBS = 1  # processes for HDBSCAN's core distances (see build_topic_model)
@@ -45,10 +46,12 @@ class EncoderEmbedder(BaseEmbedder):
 
 class DistinctiveWords(BaseRepresentation):
     """Topic words by `analysis.vectorize.distinctive_word_scores`: the words most of a topic's
-    documents use and the rest of the corpus does not. Needs no encoder; uses the model's vectorizer."""
+    documents use and the rest of the corpus does not, less a share of their score in their best
+    rival topic (`penalise_rivals`). Needs no encoder; uses the model's vectorizer."""
 
-    def __init__(self, top_n_words: int = 10) -> None:
+    def __init__(self, top_n_words: int = 10, rival_penalty: float = RIVAL_PENALTY) -> None:
         self.top_n_words = top_n_words
+        self.rival_penalty = rival_penalty
         self._transformed: tuple[tuple[int, int, int], sparse.csr_matrix, np.ndarray] | None = None
 
     def doc_terms(
@@ -71,7 +74,10 @@ class DistinctiveWords(BaseRepresentation):
     def extract_topics(self, topic_model, documents, c_tf_idf, topics):  # type: ignore[no-untyped-def]
         texts = documents["Document"].fillna("").astype(str).tolist()
         doc_terms, vocabulary = self.doc_terms(topic_model.vectorizer_model, texts)
-        ranked = distinctive_top_words(doc_terms, documents["Topic"].to_numpy(), vocabulary, self.top_n_words)
+        ranked = distinctive_top_words(
+            doc_terms, documents["Topic"].to_numpy(), vocabulary, self.top_n_words,
+            rival_penalty=self.rival_penalty,
+        )  # fmt: skip
         # BERTopic pads short topics with empty words; so do we, to keep its invariants.
         padded = {}
         for topic in topics:
@@ -95,6 +101,7 @@ class SegmentCountsBERTopic(BERTopic):
 
     _segments: pd.DataFrame | None = None
     _rows: tuple[dict[str, int], sparse.csr_matrix] | None = None  # text → row of the counts, during a fit
+    topic_reduction: str = "smallest_first"  # how nr_topics is reached (TopicConfig.topic_reduction)
 
     # BERTopic hands `_c_tf_idf` only the joined strings; the documents and their topics are kept
     # from the two calls that precede it (fit and reduction: `_extract_topics`; `update_topics`:
@@ -118,6 +125,28 @@ class SegmentCountsBERTopic(BERTopic):
             super().update_topics(*args, **kwargs)
         finally:
             self._segments = self._rows = None
+
+    def _reduce_to_n_topics(self, documents: pd.DataFrame, use_ctfidf: bool = False) -> pd.DataFrame:
+        """`smallest_first` (analysis.topics.reduction) on the topics' word counts; then the same
+        bookkeeping as BERTopic's own reduction (topic sizes, mapper, merged topic embeddings,
+        ids by frequency, words). "agglomerative": BERTopic's own."""
+        if self.topic_reduction != "smallest_first":
+            return super()._reduce_to_n_topics(documents, use_ctfidf)
+        topics = documents["Topic"].to_numpy()
+        counts, _ = segment_doc_terms(self, documents["Document"].tolist())
+        mapped = smallest_first_merges(topics, counts, self.nr_topics - self._outliers)
+        mappings = {
+            to: {"topics_from": froms, "topic_sizes": [self.topic_sizes_[t] for t in froms]}
+            for to in sorted(set(mapped.values()))
+            for froms in [[t for t in sorted(mapped) if mapped[t] == to]]
+        }
+        documents.Topic = [mapped[int(topic)] for topic in topics]
+        self._update_topic_size(documents)
+        self.topic_mapper_.add_mappings(mapped, topic_model=self)
+        documents = self._sort_mappings_by_frequency(documents)
+        self._extract_topics(documents, mappings=mappings, verbose=self.verbose)
+        self._update_topic_size(documents)
+        return documents
 
     def _extract_representative_docs(self, *args: Any, **kwargs: Any) -> Any:
         # BERTopic transforms up to 500 sampled segments per topic (about 6 s on morocco-news):
@@ -185,7 +214,7 @@ def segment_doc_terms(model: BERTopic, texts: Sequence[str]) -> tuple[sparse.csr
 
 def _representation_model(config: TopicConfig, embedding_model: BaseEmbedder | None) -> Any:
     if config.representation == "distinctive":
-        return DistinctiveWords(top_n_words=config.top_n_words)
+        return DistinctiveWords(top_n_words=config.top_n_words, rival_penalty=config.rival_penalty)
     if config.representation == "ctfidf" or embedding_model is None:
         return None
     keybert = KeyBERTInspired(top_n_words=config.top_n_words, random_state=config.seed)
@@ -244,7 +273,7 @@ def build_topic_model(
             # (benchmarks/results/topic_cost.md). The clusters are the same.
             core_dist_n_jobs=HDBSCAN_JOBS,
         )
-    return SegmentCountsBERTopic(
+    model = SegmentCountsBERTopic(
         embedding_model=embedding_model,
         umap_model=reducer,
         hdbscan_model=clusterer,
@@ -262,6 +291,8 @@ def build_topic_model(
         zeroshot_min_similarity=config.zeroshot_min_similarity,
         seed_topic_list=[theme.all_terms() for theme in codebook.themes] if config.mode == "guided" else None,
     )
+    model.topic_reduction = config.topic_reduction
+    return model
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from analysis.config import TopicConfig
 from analysis.text.arabic import ARABIC_SCRIPT_CHAR
 from analysis.text.words import token_codes
 from analysis.topics.model import DistinctiveWords
-from analysis.vectorize import distinctive_top_words, normalise_arabic, tokenize_words
+from analysis.vectorize import RIVAL_PENALTY, distinctive_top_words, normalise_arabic, tokenize_words
 
 LABEL_MIN_LANGUAGE_SHARE = 0.10  # a language shows in a topic's label from this share on
 LABEL_WORDS_PER_LANGUAGE = 3
@@ -41,12 +41,13 @@ def words_per_language(
     reduce_frequent_words: bool = True,
     scoring: str = "ctfidf",
     doc_terms: tuple[sparse.csr_matrix, np.ndarray] | None = None,
+    rival_penalty: float = RIVAL_PENALTY,
 ) -> dict[tuple[int, str], list[str]]:
     """(topic, language) → top words of that topic computed from that language's segments only.
 
     `scoring` "ctfidf": per-topic word counts from the language's segments, then class TF-IDF
     across topics (so words every topic of that language uses are down-weighted); "distinctive":
-    `distinctive_word_scores` over the language's segments. Uses the fitted topic-model
+    `distinctive_top_words` over the language's segments (rivals: the language's other topics). Uses the fitted topic-model
     vectorizer, hence the same normalisation and stop lists; `doc_terms` (counts of `texts`, and
     their vocabulary) saves transforming the texts again when the caller already has them.
     """
@@ -59,7 +60,10 @@ def words_per_language(
     for language in sorted(set(segment_languages.tolist())):
         rows = np.flatnonzero(segment_languages == language)
         if scoring == "distinctive":
-            for topic, ranked in distinctive_top_words(counts[rows], topics[rows], vocabulary, top_n).items():
+            ranked_words = distinctive_top_words(
+                counts[rows], topics[rows], vocabulary, top_n, rival_penalty=rival_penalty
+            )
+            for topic, ranked in ranked_words.items():
                 words[(topic, language)] = [word for word, _ in ranked]
             continue
         indicator = sparse.csr_matrix(
@@ -160,6 +164,7 @@ def topic_table(
         top_n=config.top_n_words,
         reduce_frequent_words=config.reduce_frequent_words,
         scoring="distinctive" if config.representation == "distinctive" else "ctfidf",
+        rival_penalty=config.rival_penalty,
         doc_terms=(
             model.representation_model.doc_terms(model.vectorizer_model, texts)
             if isinstance(model.representation_model, DistinctiveWords)
