@@ -397,6 +397,37 @@ def _diversity_reading(value: float, top_n: Any) -> str:
 # --- methods ---------------------------------------------------------------------------------------
 
 
+def _reduction_text(topics: Mapping[str, Any]) -> str:
+    """How the clusters were reduced to `nr_topics`, when the run asked for a number of topics."""
+    if not topics.get("nr_topics"):
+        return ""
+    if topics.get("topic_reduction", "smallest_first") == "smallest_first":
+        how = "merging the smallest topic into its most similar one at a time, as BERTopic 0.9 did"
+    else:
+        how = "BERTopic's agglomerative clustering of the topic embeddings"
+    return f", reduced to {escape(str(topics['nr_topics']))} topics (outliers counted) by {how}"
+
+
+def _naming_text(topics: Mapping[str, Any]) -> str:
+    """How the topics' words were chosen (the representation of this run)."""
+    representation = str(topics.get("representation", "distinctive"))
+    if representation == "ctfidf":
+        return "class-based TF-IDF named them"
+    if representation != "distinctive":
+        return f"class-based TF-IDF words re-ranked by {escape(representation)} named them"
+    penalty = float(topics.get("rival_penalty", 0.0) or 0.0)
+    rival = (
+        f", less {penalty:g} of a word's score in its best other topic so that neighbouring topics are not "
+        "named by the words they share"
+        if penalty
+        else ""
+    )
+    return (
+        "they were named by their distinctive words (the words most of a topic's segments use and the rest "
+        f"of the corpus does not{rival})"
+    )
+
+
 def methods_section(manifest: Mapping[str, Any], *, has_comparison: bool) -> str:
     """How the numbers were made, with the settings of this run and the references to cite."""
     config = manifest.get("config", {}) or {}
@@ -419,8 +450,8 @@ def methods_section(manifest: Mapping[str, Any], *, has_comparison: bool) -> str
         f"embeddings to {escape(str(fitted.get('n_components', topics.get('n_components', '?'))))} dimensions "
         f"({escape(str(fitted.get('n_neighbors', '?')))} neighbours), HDBSCAN (Campello et al., 2013; McInnes "
         f"et al., 2017) found dense clusters (minimum size {escape(str(fitted.get('min_topic_size', '?')))}, "
-        f"seed {escape(str(fitted.get('seed', topics.get('seed', '?'))))}), and class-based TF-IDF named them "
-        "by their distinctive words, per language. Segments in no cluster are outliers (topic −1).",
+        f"seed {escape(str(fitted.get('seed', topics.get('seed', '?'))))}){_reduction_text(topics)}, and "
+        f"{_naming_text(topics)}, per language. Segments in no cluster are outliers (topic −1).",
         "<strong>Coherence.</strong> NPMI (Bouma, 2009) of each topic's top words, counted over this corpus's "
         "segments as in Lau et al. (2014); topic diversity as in Dieng et al. (2020).",
         "<strong>Shares and intervals.</strong> A theme's share is the share of a group's segments carrying "

@@ -347,3 +347,18 @@ def test_a_report_rebuilt_from_the_run_folder_keeps_the_table_notes(run, tmp_pat
     assert note and note in page.sections["all-tables"]
     (run_dir / "tables" / "notes.json").unlink()  # without the sidecar the notes are gone: the check can fail
     assert note not in sections(rebuild_report(run_dir)).sections["all-tables"]
+
+
+def test_methods_say_how_topics_were_reduced_and_named():
+    from analysis.report_text import methods_section
+
+    def methods(**topics) -> str:
+        return methods_section({"config": {"topics": topics}, "topics": {"min_topic_size": 10}}, has_comparison=False)
+
+    reduced = methods(nr_topics=30, topic_reduction="smallest_first", representation="distinctive", rival_penalty=0.2)
+    assert "reduced to 30 topics" in reduced and "smallest topic into its most similar" in reduced
+    assert "less 0.2 of a word's score in its best other topic" in reduced
+    one_step = methods(nr_topics=30, topic_reduction="agglomerative", representation="distinctive", rival_penalty=0)
+    assert "agglomerative clustering" in one_step and "best other topic" not in one_step
+    as_found = methods(representation="ctfidf")
+    assert "reduced to" not in as_found and "class-based TF-IDF named them" in as_found
