@@ -431,7 +431,12 @@ def evaluate_topics(
     topic-word analyzer (so topic words and corpus tokens are the same units); topic bigrams have
     no single-token counterpart and are dropped from NPMI, and their number is reported.
     """
-    fitted = segments[segments["duplicate_of"].fillna("") == ""] if "duplicate_of" in segments else segments
+    # a mask, not a copy: the text column of 1M segments alone is gigabytes
+    fitted = (
+        (segments["duplicate_of"].fillna("") == "").to_numpy()
+        if "duplicate_of" in segments
+        else np.ones(len(segments), dtype=bool)
+    )
     topic_words = [
         as_word_list(words)
         for topic_id, words in zip(topic_table["topic_id"], topic_table["words"], strict=True)
@@ -445,20 +450,20 @@ def evaluate_topics(
     n_ngrams = sum(1 for words in shown for w in words if " " in w)
     result: dict[str, Any] = {
         "n_segments": len(segments),
-        "n_fitted_segments": len(fitted),
+        "n_fitted_segments": int(fitted.sum()),
         "n_topics": len(topic_words),
-        "outlier_share": outlier_share(fitted["topic"].to_numpy()),
+        "outlier_share": outlier_share(segments["topic"].to_numpy()[fitted]),
         "top_n": top_n,
         "tokenizer": tokenizer_name,
     }
     if topic_words:
         by_language = (
-            _language_topic_words(topic_table, tokenize, top_n) if "language" in fitted.columns else {}
+            _language_topic_words(topic_table, tokenize, top_n) if "language" in segments.columns else {}
         )
         words_by_group = {None: [w for words in shown for w in words]} | {
             language: [w for words in lists for w in words] for language, lists in by_language.items()
         }
-        counts = (block_counter or count_in_blocks)(_text_blocks(fitted), words_by_group, tokenize)
+        counts = (block_counter or count_in_blocks)(_text_blocks(segments, fitted), words_by_group, tokenize)
         whole = counts[None]
         if whole.n_tokens == 0:
             raise EvaluationError("no tokens to count co-occurrences in: every document is empty")
@@ -482,10 +487,10 @@ def evaluate_topics(
                 "label column 'topic' is the model's own topic column; rename the reference-label "
                 "column in the corpus mapping (e.g. to 'label') and pass that name"
             )
-        _require_columns(fitted, [label_column], where=where)
+        _require_columns(segments, [label_column], where=where)
         result["external_validity"] = {
             "label_column": label_column,
-            **external_validity(fitted["topic"], fitted[label_column]),
+            **external_validity(segments.loc[fitted, "topic"], segments.loc[fitted, label_column]),
         }
     if story_column in segments.columns:
         language = "doc_language" if "doc_language" in segments.columns else "language"
@@ -529,16 +534,17 @@ def _npmi_per_language(
     return scores
 
 
-COHERENCE_BLOCK = 10_000  # fitted segments tokenised at a time: the tokens of 1M segments take ≈ 5 GB
+COHERENCE_BLOCK = 10_000  # segments tokenised at a time: the tokens of 1M segments take ≈ 5 GB
 
 
-def _text_blocks(fitted: pd.DataFrame) -> Iterator[tuple[list[str], np.ndarray | None]]:
-    """The fitted segments' texts (and languages, when known) in blocks of `COHERENCE_BLOCK`."""
-    languages = fitted["language"].to_numpy() if "language" in fitted.columns else None
-    for start in range(0, len(fitted), COHERENCE_BLOCK):
-        stop = start + COHERENCE_BLOCK
-        yield (fitted["text"].iloc[start:stop].astype(str).tolist(),
-               None if languages is None else languages[start:stop])  # fmt: skip
+def _text_blocks(segments: pd.DataFrame, fitted: np.ndarray) -> Iterator[tuple[list[str], np.ndarray | None]]:
+    """The `fitted` segments' texts (and languages, when known) taken `COHERENCE_BLOCK` rows at a time."""
+    for start in range(0, len(segments), COHERENCE_BLOCK):
+        rows, keep = slice(start, start + COHERENCE_BLOCK), fitted[start : start + COHERENCE_BLOCK]
+        languages = (
+            segments["language"].iloc[rows].to_numpy()[keep] if "language" in segments.columns else None
+        )
+        yield segments["text"].iloc[rows][keep].astype(str).tolist(), languages
 
 
 def coherence_counts(
