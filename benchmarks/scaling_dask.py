@@ -75,11 +75,31 @@ def shuffled(text: str, rng: np.random.Generator) -> str:
     return " ".join(words[i] for i in rng.permutation(len(words)))
 
 
+def head_with_originals(segments: pd.DataFrame, n: int) -> np.ndarray:
+    """Positions of `n` rows, in table order, that keep every kept duplicate's original: the first
+    originals with their duplicates (a duplicate often comes before its original in the table, so
+    the first `n` rows would keep duplicates of segments left out)."""
+    duplicate_of = segments["duplicate_of"].fillna("").astype(str).to_numpy()
+    is_duplicate = duplicate_of != ""
+    rank = np.cumsum(~is_duplicate) - 1  # each original's place among the originals
+    original_rank = dict(zip(segments["segment_id"].to_numpy()[~is_duplicate].tolist(), rank[~is_duplicate].tolist(),
+                             strict=True))  # fmt: skip
+    unknown = sorted({target for target in duplicate_of[is_duplicate] if target not in original_rank})
+    if unknown:
+        raise ValueError(f"duplicate_of names segments that are not originals: {unknown[:3]}")
+    rank[is_duplicate] = [original_rank[target] for target in duplicate_of[is_duplicate]]
+    return np.sort(np.lexsort((is_duplicate, rank))[:n])  # by original, each original before its duplicates
+
+
 def replicate(
     segments: pd.DataFrame, embeddings: np.ndarray, n: int, *, with_embeddings: bool = True, first_replica: int = 0
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """`n` segments: the originals, then replicas (words shuffled, embedding jittered), labelled `replica`."""
+    """`n` segments: the originals, then replicas (words shuffled, embedding jittered), labelled `replica`.
+    Below the base corpus's size, a sample that keeps each kept duplicate's original (`head_with_originals`)."""
     base = segments.reset_index(drop=True)
+    if n < len(base) and "duplicate_of" in base:
+        rows = head_with_originals(base, n)
+        base, embeddings = base.iloc[rows].reset_index(drop=True), embeddings[rows]
     width = embeddings.shape[1] if with_embeddings else 0  # no vectors when the topics stage is skipped
     parts, vectors = [], np.empty((n, width), dtype=np.float32)  # filled in place: no copy
     for j in range(int(np.ceil(n / len(base)))):
