@@ -20,6 +20,8 @@ fit and the assignment see a cloud per topic rather than identical points. Stage
   tables' per-document counts and bootstraps (`analysis.compute.tables`). In the client: everything
   else (segment themes, the comparison and composition-adjusted trends of `analysis.compare`, theme
   agreement, drill-downs, representative segments, the codebook audit, every figure, the evaluation).
+  The evaluation is measured twice: as `run` does it (NPMI's window counts made in the client, a block
+  of segments at a time) and with those counts made on the workers (`analysis.compute.coherence`).
   The document map (a 2-D UMAP of every segment) is drawn only up to --max-map-size segments.
 
 Results go to benchmarks/results/scaling_dask.{json,md} with the machine and its load.
@@ -290,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def downstream(measured, rows: list[dict], segments: pd.DataFrame, embeddings: np.ndarray, fitted, n: int, compute, args) -> None:
     """Segment themes → tables → figures → evaluate on the topics' segments, as `run_all` chains them."""
+    from analysis.compute.stages import coherence_counter
     from analysis.evaluate import evaluate_run
     from analysis.figures import FigureFooter, write_run_figures
     from analysis.pipeline import (
@@ -332,7 +335,10 @@ def downstream(measured, rows: list[dict], segments: pd.DataFrame, embeddings: n
                          topics=fitted.topics, embeddings=embeddings, table_config=config.tables,
                          figure_config=config.figures, theme_labels=theme_labels(config), names=names)  # fmt: skip
         rows[-1]["n_files"] = len(files)
-        measured("evaluate (client)", n, evaluate_run, run_dir, segments=segments, topics=fitted.topics)
+        measured("evaluate (client; NPMI counted in blocks of segments)", n, evaluate_run, run_dir,
+                 segments=segments, topics=fitted.topics)  # fmt: skip
+        measured("evaluate (NPMI window counts on the workers, the rest in the client)", n, evaluate_run, run_dir,
+                 segments=segments, topics=fitted.topics, block_counter=coherence_counter(config, progress=False))  # fmt: skip
 
 
 def markdown(result: dict) -> str:
