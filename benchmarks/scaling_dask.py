@@ -77,13 +77,14 @@ def shuffled(text: str, rng: np.random.Generator) -> str:
     return " ".join(words[i] for i in rng.permutation(len(words)))
 
 
-def head_with_originals(segments: pd.DataFrame, n: int) -> np.ndarray:
-    """Positions of `n` rows, in table order, that keep every kept duplicate's original: the first
-    originals with their duplicates (a duplicate often comes before its original in the table, so
-    the first `n` rows would keep duplicates of segments left out)."""
+def sample_with_originals(segments: pd.DataFrame, n: int, *, seed: int = 0) -> np.ndarray:
+    """Positions of `n` rows, in table order, that keep every kept duplicate's original: originals drawn
+    at random (seeded) with their duplicates. Not the first `n` rows: a duplicate often comes before its
+    original in the table, and the first rows cover only the first sources and dates."""
     duplicate_of = segments["duplicate_of"].fillna("").astype(str).to_numpy()
     is_duplicate = duplicate_of != ""
-    rank = np.cumsum(~is_duplicate) - 1  # each original's place among the originals
+    rank = np.zeros(len(segments), dtype=np.int64)
+    rank[~is_duplicate] = np.random.default_rng(seed).permutation(int((~is_duplicate).sum()))
     original_rank = dict(zip(segments["segment_id"].to_numpy()[~is_duplicate].tolist(), rank[~is_duplicate].tolist(),
                              strict=True))  # fmt: skip
     unknown = sorted({target for target in duplicate_of[is_duplicate] if target not in original_rank})
@@ -97,10 +98,10 @@ def replicate(
     segments: pd.DataFrame, embeddings: np.ndarray, n: int, *, with_embeddings: bool = True, first_replica: int = 0
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """`n` segments: the originals, then replicas (words shuffled, embedding jittered), labelled `replica`.
-    Below the base corpus's size, a sample that keeps each kept duplicate's original (`head_with_originals`)."""
+    Below the base corpus's size, a random sample that keeps each kept duplicate's original (`sample_with_originals`)."""
     base = segments.reset_index(drop=True)
     if n < len(base) and "duplicate_of" in base:
-        rows = head_with_originals(base, n)
+        rows = sample_with_originals(base, n)
         base, embeddings = base.iloc[rows].reset_index(drop=True), embeddings[rows]
     width = embeddings.shape[1] if with_embeddings else 0  # no vectors when the topics stage is skipped
     parts, vectors = [], np.empty((n, width), dtype=np.float32)  # filled in place: no copy
