@@ -13,7 +13,9 @@ so the numbers compare with published ones:
 
 `evaluate_topics` computes the numbers as one dict; `evaluate_run` reads a run folder
 (`segments.parquet`, `topics.csv`) unless given its tables, and writes that dict to
-`evaluation.json` once, as valid JSON (NaN as null).
+`evaluation.json` once, as valid JSON (NaN as null). NPMI's window counts add up over segments, so
+they are made a block of segments at a time (`count_in_blocks`; on a cluster's workers with
+`analysis.compute.coherence`) and never need every segment's tokens at once.
 """
 
 from __future__ import annotations
