@@ -13,7 +13,9 @@ so the numbers compare with published ones:
 
 `evaluate_topics` computes the numbers as one dict; `evaluate_run` reads a run folder
 (`segments.parquet`, `topics.csv`) unless given its tables, and writes that dict to
-`evaluation.json` once, as valid JSON (NaN as null).
+`evaluation.json` once, as valid JSON (NaN as null). NPMI's window counts add up over segments, so
+they are made a block of segments at a time (`count_in_blocks`; on a cluster's workers with
+`analysis.compute.coherence`) and never need every segment's tokens at once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import itertools
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +38,9 @@ from analysis.topics.files import as_word_list, read_topics_csv
 
 UnknownWords = Literal["drop", "error", "first_word"]
 Analyzer = Callable[[str], list[str]]
+TextBlocks = Iterable[tuple[list[str], "np.ndarray | None"]]
+# sums the window counts of blocks of (texts, languages): `count_in_blocks` here, or on a cluster's workers
+BlockCounter = Callable[[TextBlocks, dict[str | None, list[str]], Analyzer], dict[str | None, "WindowCounts"]]
 
 OUTLIER = -1
 
@@ -87,9 +92,19 @@ def npmi_coherence(
         raise EvaluationError("no tokens to count co-occurrences in: every document is empty")
     if dictionary is None:
         dictionary = corpus_dictionary(tokenized_docs)
-    known = dictionary.token2id
     first_word = next(token for doc in tokenized_docs for token in doc)
+    prepared = _known_words(
+        topic_words, dictionary.token2id, top_n=top_n, unknown=unknown, first_word=first_word
+    )
+    counts = window_counts(tokenized_docs, _scorable_words(prepared), window_size)
+    return npmi_from_counts(prepared, counts)
 
+
+def _known_words(
+    topic_words: Sequence[Sequence[str]], known: Container[str], *, top_n: int, unknown: UnknownWords = "drop",
+    first_word: str | None = None,
+) -> list[list[str]]:  # fmt: skip
+    """Each topic's first `top_n` words with those the corpus lacks dropped, replaced or refused."""
     prepared: list[list[str]] = []
     for index, words in enumerate(topic_words):
         kept = []
@@ -104,13 +119,36 @@ def npmi_coherence(
             elif unknown == "first_word":
                 kept.append(first_word)
         prepared.append(kept)
+    return prepared
 
-    scorable = [i for i, words in enumerate(prepared) if len(set(words)) >= 2]
-    per_topic = [math.nan] * len(prepared)
-    if scorable:
-        scores = _sliding_window_npmi([prepared[i] for i in scorable], tokenized_docs, window_size)
-        for i, score in zip(scorable, scores, strict=True):
-            per_topic[i] = float(score)
+
+def _scorable_words(topics: Sequence[Sequence[str]]) -> list[str]:
+    """The distinct words of the topics that NPMI can score (at least 2 different words)."""
+    return list(dict.fromkeys(w for words in topics if len(set(words)) >= 2 for w in words))
+
+
+def npmi_from_counts(topics: Sequence[Sequence[str]], counts: WindowCounts) -> tuple[float, list[float]]:
+    """Mean and per-topic NPMI from window counts holding every word of the scorable topics; a topic
+    with fewer than 2 different words scores NaN and is left out of the mean."""
+    per_topic = [math.nan] * len(topics)
+    num_docs = float(counts.n_windows)
+    together = counts.together
+    for index, topic in enumerate(topics):
+        if len(set(topic)) < 2:
+            continue
+        ids = [counts.columns[word] for word in topic]
+        sims = []
+        for i, w_prime in enumerate(ids):
+            for j, w_star in enumerate(ids):
+                if i == j:
+                    continue
+                co_occur = together[w_prime, w_star]
+                ratio = np.log(
+                    ((co_occur / num_docs) + NPMI_EPSILON)
+                    / ((together[w_prime, w_prime] / num_docs) * (together[w_star, w_star] / num_docs))
+                )
+                sims.append(ratio / (-np.log(co_occur / num_docs + NPMI_EPSILON)))
+        per_topic[index] = float(np.mean(sims))
     scored = [s for s in per_topic if not math.isnan(s)]
     return (float(np.mean(scored)) if scored else math.nan), per_topic
 
@@ -118,12 +156,38 @@ def npmi_coherence(
 NPMI_EPSILON = 1e-12  # gensim's direct_confirmation_measure.EPSILON
 
 
-def _sliding_window_npmi(
-    topics: Sequence[Sequence[str]], tokenized_docs: Sequence[Sequence[str]], window_size: int
-) -> list[float]:
-    """Per-topic NPMI exactly as gensim's `CoherenceModel(coherence="c_npmi", processes=1)` computes it,
-    from window counts made with array operations instead of gensim's Python loop over every window
-    (30 s of the evaluation on morocco-news; the numbers are the same: tests/test_evaluate.py).
+@dataclass(frozen=True)
+class WindowCounts:
+    """Boolean sliding-window counts of some words over some documents: all NPMI needs of a corpus.
+
+    They add up over documents, so a corpus too large to hold tokenised is counted a block at a time
+    (`coherence_counts`) and the blocks' counts summed, giving the same integers as one pass.
+    `together[i, j]`: windows holding words i and j; the diagonal: windows holding word i (> 0 exactly
+    when the word occurs: every occurrence lies in a window). `n_tokens` counts every token.
+    """
+
+    columns: dict[str, int]
+    together: np.ndarray  # (words × words) int64
+    n_windows: int
+    n_tokens: int
+
+    def __add__(self, other: WindowCounts) -> WindowCounts:
+        if other.columns != self.columns:
+            raise ValueError("window counts of different word lists cannot be added")
+        return WindowCounts(self.columns, self.together + other.together, self.n_windows + other.n_windows,
+                            self.n_tokens + other.n_tokens)  # fmt: skip
+
+    def occurs(self, word: str) -> bool:
+        column = self.columns.get(word)
+        return column is not None and bool(self.together[column, column] > 0)
+
+
+def window_counts(
+    tokenized_docs: Sequence[Sequence[str]], words: Iterable[str], window_size: int
+) -> WindowCounts:
+    """Window counts of `words` exactly as gensim's `CoherenceModel(coherence="c_npmi", processes=1)`
+    makes them, with array operations instead of gensim's Python loop over every window (30 s of the
+    evaluation on morocco-news; the numbers are the same: tests/test_evaluate.py).
 
     gensim's windows: a document of L >= w tokens gives L - w + 1 windows, a shorter (or empty) one
     gives one; every window counts in the total. Its window holds a set of words that it updates as
@@ -131,23 +195,20 @@ def _sliding_window_npmi(
     that leaves while another occurrence of it stays inside is removed all the same. Replayed here per
     word and document: an occurrence at position p is added at window max(0, p - w + 1) and removed
     at window p + 1, and the word is present from each addition until the next event of that word.
-    Then NPMI of each ordered pair of different positions in a topic, averaged per topic.
     """
-    columns = {
-        word: column for column, word in enumerate(dict.fromkeys(w for topic in topics for w in topic))
-    }
+    columns = {word: column for column, word in enumerate(dict.fromkeys(words))}
     lengths = np.fromiter((len(doc) for doc in tokenized_docs), dtype=np.int64, count=len(tokenized_docs))
     n_windows = np.where(lengths >= window_size, lengths - window_size + 1, 1)
-    window_start = np.concatenate([[0], np.cumsum(n_windows)])
+    window_start = np.concatenate([[0], np.cumsum(n_windows)]).astype(np.int64)
     found = [(row, position, columns[token]) for row, doc in enumerate(tokenized_docs)
              for position, token in enumerate(doc) if token in columns]  # fmt: skip
-    rows, positions, words = np.asarray(found, dtype=np.int64).reshape(-1, 3).T
+    rows, positions, word_ids = np.asarray(found, dtype=np.int64).reshape(-1, 3).T
     # events: (document, word, window, kind) with kind 0 = removal before 1 = addition at one window
     times = np.concatenate([np.maximum(positions - window_size + 1, 0), positions + 1])
     kinds = np.concatenate(
         [np.ones(len(positions), dtype=np.int64), np.zeros(len(positions), dtype=np.int64)]
     )
-    event_rows, event_words = np.tile(rows, 2), np.tile(words, 2)
+    event_rows, event_words = np.tile(rows, 2), np.tile(word_ids, 2)
     order = np.lexsort((kinds, times, event_words, event_rows))
     times, kinds, event_rows, event_words = times[order], kinds[order], event_rows[order], event_words[order]
     # an addition is followed by an event of the same word and document: its occurrence's removal at the latest
@@ -161,24 +222,8 @@ def _sliding_window_npmi(
         (np.ones(len(windows), dtype=np.int64), (windows, np.repeat(event_words[additions], spans))),
         shape=(int(window_start[-1]), len(columns)),
     )
-    together = (present.T @ present).toarray()  # windows holding both words; the diagonal: each word
-    num_docs = float(window_start[-1])
-    scores = []
-    for topic in topics:
-        ids = [columns[word] for word in topic]
-        sims = []
-        for i, w_prime in enumerate(ids):
-            for j, w_star in enumerate(ids):
-                if i == j:
-                    continue
-                co_occur = together[w_prime, w_star]
-                ratio = np.log(
-                    ((co_occur / num_docs) + NPMI_EPSILON)
-                    / ((together[w_prime, w_prime] / num_docs) * (together[w_star, w_star] / num_docs))
-                )
-                sims.append(ratio / (-np.log(co_occur / num_docs + NPMI_EPSILON)))
-        scores.append(np.mean(sims))
-    return scores
+    together = np.asarray((present.T @ present).toarray(), dtype=np.int64)
+    return WindowCounts(columns, together, int(window_start[-1]), int(lengths.sum()))
 
 
 def topic_diversity(topic_words: Sequence[Sequence[str]], top_n: int = 10) -> float:
@@ -341,6 +386,7 @@ def evaluate_run(
     analyzer: Analyzer | None = None,
     story_column: str = "story",
     top_n: int = 10,
+    block_counter: BlockCounter | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run folder's topics, write `evaluation.json` once, and return what it holds.
 
@@ -348,6 +394,7 @@ def evaluate_run(
     otherwise they are read from `segments.parquet` and `topics.csv`. The returned dict is the
     file's content: JSON-ready, undefined metrics as None (null), so a manifest can store it as is.
     `seeds` > 0 refits the topic model that many times with other seeds on the run's embeddings.
+    `block_counter` counts NPMI's windows elsewhere (`analysis.compute.coherence` on a cluster).
     """
     run_dir = Path(run_dir)
     where = str(run_dir / "segments.parquet")
@@ -356,7 +403,7 @@ def evaluate_run(
     topic_table = _topic_ids(_read_topics(run_dir) if topics is None else topics, run_dir / "topics.csv")
     result = evaluate_topics(
         segments, topic_table, label_column=label_column, analyzer=analyzer, story_column=story_column,
-        top_n=top_n, where=where,
+        top_n=top_n, where=where, block_counter=block_counter,
     )  # fmt: skip
     if seeds > 0:
         result["seed_stability"] = _refit_stability(run_dir, segments, seeds)
@@ -376,6 +423,7 @@ def evaluate_topics(
     story_column: str = "story",
     top_n: int = 10,
     where: str = "segments",
+    block_counter: BlockCounter | None = None,
 ) -> dict[str, Any]:
     """Coherence, diversity, outliers, and (when the columns exist) external validity and
     cross-lingual matches of one topic model, as one dict (NaN where a metric is undefined).
@@ -385,7 +433,12 @@ def evaluate_topics(
     topic-word analyzer (so topic words and corpus tokens are the same units); topic bigrams have
     no single-token counterpart and are dropped from NPMI, and their number is reported.
     """
-    fitted = segments[segments["duplicate_of"].fillna("") == ""] if "duplicate_of" in segments else segments
+    # a mask, not a copy: the text column of 1M segments alone is gigabytes
+    fitted = (
+        (segments["duplicate_of"].fillna("") == "").to_numpy()
+        if "duplicate_of" in segments
+        else np.ones(len(segments), dtype=bool)
+    )
     topic_words = [
         as_word_list(words)
         for topic_id, words in zip(topic_table["topic_id"], topic_table["words"], strict=True)
@@ -393,33 +446,40 @@ def evaluate_topics(
     ]
 
     tokenizer_name, tokenize = _resolve_tokenizer(analyzer)
-    tokenized = [tokenize(text) for text in fitted["text"].astype(str)]
     # Topic words are shown in their surface forms; NPMI needs them as the corpus tokens they stand for.
     shown = [[" ".join(tokenize(w)) for w in words[:top_n]] for words in topic_words]
     shown = [[w for w in words if w] for words in shown]
     n_ngrams = sum(1 for words in shown for w in words if " " in w)
     result: dict[str, Any] = {
         "n_segments": len(segments),
-        "n_fitted_segments": len(fitted),
+        "n_fitted_segments": int(fitted.sum()),
         "n_topics": len(topic_words),
-        "outlier_share": outlier_share(fitted["topic"].to_numpy()),
+        "outlier_share": outlier_share(segments["topic"].to_numpy()[fitted]),
         "top_n": top_n,
         "tokenizer": tokenizer_name,
     }
     if topic_words:
-        dictionary = corpus_dictionary(tokenized)
-        n_unknown = sum(1 for words in shown for w in words if w not in dictionary.token2id)
-        npmi, per_topic = npmi_coherence(shown, tokenized, top_n=top_n, dictionary=dictionary)
+        by_language = (
+            _language_topic_words(topic_table, tokenize, top_n) if "language" in segments.columns else {}
+        )
+        words_by_group = {None: [w for words in shown for w in words]} | {
+            language: [w for words in lists for w in words] for language, lists in by_language.items()
+        }
+        counts = (block_counter or count_in_blocks)(_text_blocks(segments, fitted), words_by_group, tokenize)
+        whole = counts[None]
+        if whole.n_tokens == 0:
+            raise EvaluationError("no tokens to count co-occurrences in: every document is empty")
+        known = {w for words in shown for w in words if whole.occurs(w)}
+        n_unknown = sum(1 for words in shown for w in words if w not in known)
+        npmi, per_topic = npmi_from_counts(_known_words(shown, known, top_n=top_n), whole)
         ids = [int(t) for t in topic_table["topic_id"] if t != OUTLIER]
         result |= {
             "npmi": npmi,
             "npmi_per_topic": dict(zip(map(str, ids), per_topic, strict=True)),
             "npmi_words_dropped": {"ngrams": n_ngrams, "not_in_corpus": n_unknown - n_ngrams},
             "topic_diversity": topic_diversity(topic_words, top_n),
+            "npmi_per_language": _npmi_per_language(by_language, counts),
         }
-        result["npmi_per_language"] = _npmi_per_language(
-            topic_table, fitted, tokenize, top_n, tokenized, dictionary
-        )
     else:
         result |= {"npmi": math.nan, "topic_diversity": math.nan, "note": "no topics besides outliers"}
 
@@ -429,10 +489,10 @@ def evaluate_topics(
                 "label column 'topic' is the model's own topic column; rename the reference-label "
                 "column in the corpus mapping (e.g. to 'label') and pass that name"
             )
-        _require_columns(fitted, [label_column], where=where)
+        _require_columns(segments, [label_column], where=where)
         result["external_validity"] = {
             "label_column": label_column,
-            **external_validity(fitted["topic"], fitted[label_column]),
+            **external_validity(segments.loc[fitted, "topic"], segments.loc[fitted, label_column]),
         }
     if story_column in segments.columns:
         language = "doc_language" if "doc_language" in segments.columns else "language"
@@ -443,42 +503,81 @@ def evaluate_topics(
     return result
 
 
-def _npmi_per_language(
-    topic_table: pd.DataFrame,
-    fitted: pd.DataFrame,
-    tokenize: Analyzer,
-    top_n: int,
-    tokenized: Sequence[Sequence[str]],
-    dictionary: Any,
-) -> dict[str, float]:
-    """NPMI of each language's own topic words (`words_<lang>` columns) over that language's segments.
-
-    Words of different languages never share a window, so the NPMI of a mixed-language word list
-    is negative by construction; per language it measures what coherence is meant to.
-    `tokenized` (the fitted segments' tokens) and `dictionary` (their gensim dictionary) are the
-    whole corpus's, made once: c_npmi reads only the dictionary's word ids, so a language's score
-    is the one a dictionary of its own segments gives once words absent from them are dropped.
-    """
-    if "language" not in fitted.columns:
-        return {}
-    scores = {}
-    segment_languages = fitted["language"].to_numpy()
+def _language_topic_words(
+    topic_table: pd.DataFrame, tokenize: Analyzer, top_n: int
+) -> dict[str, list[list[str]]]:
+    """Each language's own topic words (`words_<lang>` columns) as corpus tokens, bigrams left out."""
+    found = {}
     for column in (c for c in topic_table.columns if c.startswith("words_")):
-        language = column.removeprefix("words_")
-        language_tokens = [
-            tokens for tokens, lang in zip(tokenized, segment_languages, strict=True) if lang == language
-        ]
-        vocabulary = {token for tokens in language_tokens for token in tokens}
         words = [
             [" ".join(tokenize(w)) for w in as_word_list(cell)][:top_n]
             for topic_id, cell in zip(topic_table["topic_id"], topic_table[column], strict=True)
             if topic_id != OUTLIER
         ]
-        words = [[w for w in ws if w and " " not in w] for ws in words]
-        if any(language_tokens) and any(len(set(ws)) >= 2 for ws in words):
-            known = [[w for w in ws if w in vocabulary] for ws in words if ws]  # as "drop" would
-            scores[language] = npmi_coherence(known, language_tokens, top_n=top_n, dictionary=dictionary)[0]
+        found[column.removeprefix("words_")] = [[w for w in ws if w and " " not in w] for ws in words]
+    return found
+
+
+def _npmi_per_language(
+    by_language: dict[str, list[list[str]]], counts: dict[str | None, WindowCounts]
+) -> dict[str, float]:
+    """NPMI of each language's own topic words over that language's segments.
+
+    Words of different languages never share a window, so the NPMI of a mixed-language word list
+    is negative by construction; per language it measures what coherence is meant to. Words absent
+    from the language's segments are dropped, as a dictionary of its own segments would.
+    """
+    scores = {}
+    for language, words in by_language.items():
+        own = counts[language]
+        if own.n_tokens and any(len(set(ws)) >= 2 for ws in words):
+            known = [[w for w in ws if own.occurs(w)] for ws in words if ws]
+            scores[language] = npmi_from_counts(known, own)[0]
     return scores
+
+
+COHERENCE_BLOCK = 10_000  # segments tokenised at a time: all 1M segments' token lists took ≈ 7 GB
+
+
+def _text_blocks(segments: pd.DataFrame, fitted: np.ndarray) -> Iterator[tuple[list[str], np.ndarray | None]]:
+    """The `fitted` segments' texts (and languages, when known) taken `COHERENCE_BLOCK` rows at a time."""
+    for start in range(0, len(segments), COHERENCE_BLOCK):
+        rows, keep = slice(start, start + COHERENCE_BLOCK), fitted[start : start + COHERENCE_BLOCK]
+        languages = (
+            segments["language"].iloc[rows].to_numpy()[keep] if "language" in segments.columns else None
+        )
+        yield segments["text"].iloc[rows][keep].astype(str).tolist(), languages
+
+
+def coherence_counts(
+    texts: Sequence[str], languages: np.ndarray | None, words_by_group: dict[str | None, list[str]],
+    tokenize: Analyzer, window_size: int = 10,
+) -> dict[str | None, WindowCounts]:  # fmt: skip
+    """Window counts of one block of segments: of `words_by_group[None]` over all of them and of
+    `words_by_group[language]` over that language's segments (in the client or on a worker)."""
+    tokenized = [tokenize(text) for text in texts]
+    counts = {}
+    for group, words in words_by_group.items():
+        docs = (
+            tokenized
+            if group is None
+            else [t for t, lang in zip(tokenized, languages, strict=True) if lang == group]
+        )
+        counts[group] = window_counts(docs, words, window_size)
+    return counts
+
+
+def count_in_blocks(
+    blocks: TextBlocks, words_by_group: dict[str | None, list[str]],
+    tokenize: Analyzer,
+) -> dict[str | None, WindowCounts]:  # fmt: skip
+    """The blocks' window counts summed, one block tokenised at a time: the same integers as one
+    pass over every segment, without holding every segment's tokens."""
+    total = coherence_counts([], np.empty(0, dtype=object), words_by_group, tokenize)
+    for texts, languages in blocks:
+        part = coherence_counts(texts, languages, words_by_group, tokenize)
+        total = {group: total[group] + part[group] for group in total}
+    return total
 
 
 def _without_nan(value: Any) -> Any:

@@ -20,6 +20,8 @@ fit and the assignment see a cloud per topic rather than identical points. Stage
   tables' per-document counts and bootstraps (`analysis.compute.tables`). In the client: everything
   else (segment themes, the comparison and composition-adjusted trends of `analysis.compare`, theme
   agreement, drill-downs, representative segments, the codebook audit, every figure, the evaluation).
+  The evaluation is measured twice: as `run` does it (NPMI's window counts made in the client, a block
+  of segments at a time) and with those counts made on the workers (`analysis.compute.coherence`).
   The document map (a 2-D UMAP of every segment) is drawn only up to --max-map-size segments.
 
 Results go to benchmarks/results/scaling_dask.{json,md} with the machine and its load.
@@ -75,11 +77,32 @@ def shuffled(text: str, rng: np.random.Generator) -> str:
     return " ".join(words[i] for i in rng.permutation(len(words)))
 
 
+def sample_with_originals(segments: pd.DataFrame, n: int, *, seed: int = 0) -> np.ndarray:
+    """Positions of `n` rows, in table order, that keep every kept duplicate's original: originals drawn
+    at random (seeded) with their duplicates. Not the first `n` rows: a duplicate often comes before its
+    original in the table, and the first rows cover only the first sources and dates."""
+    duplicate_of = segments["duplicate_of"].fillna("").astype(str).to_numpy()
+    is_duplicate = duplicate_of != ""
+    rank = np.zeros(len(segments), dtype=np.int64)
+    rank[~is_duplicate] = np.random.default_rng(seed).permutation(int((~is_duplicate).sum()))
+    original_rank = dict(zip(segments["segment_id"].to_numpy()[~is_duplicate].tolist(), rank[~is_duplicate].tolist(),
+                             strict=True))  # fmt: skip
+    unknown = sorted({target for target in duplicate_of[is_duplicate] if target not in original_rank})
+    if unknown:
+        raise ValueError(f"duplicate_of names segments that are not originals: {unknown[:3]}")
+    rank[is_duplicate] = [original_rank[target] for target in duplicate_of[is_duplicate]]
+    return np.sort(np.lexsort((is_duplicate, rank))[:n])  # by original, each original before its duplicates
+
+
 def replicate(
     segments: pd.DataFrame, embeddings: np.ndarray, n: int, *, with_embeddings: bool = True, first_replica: int = 0
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """`n` segments: the originals, then replicas (words shuffled, embedding jittered), labelled `replica`."""
+    """`n` segments: the originals, then replicas (words shuffled, embedding jittered), labelled `replica`.
+    Below the base corpus's size, a random sample that keeps each kept duplicate's original (`sample_with_originals`)."""
     base = segments.reset_index(drop=True)
+    if n < len(base) and "duplicate_of" in base:
+        rows = sample_with_originals(base, n)
+        base, embeddings = base.iloc[rows].reset_index(drop=True), embeddings[rows]
     width = embeddings.shape[1] if with_embeddings else 0  # no vectors when the topics stage is skipped
     parts, vectors = [], np.empty((n, width), dtype=np.float32)  # filled in place: no copy
     for j in range(int(np.ceil(n / len(base)))):
@@ -270,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def downstream(measured, rows: list[dict], segments: pd.DataFrame, embeddings: np.ndarray, fitted, n: int, compute, args) -> None:
     """Segment themes → tables → figures → evaluate on the topics' segments, as `run_all` chains them."""
+    from analysis.compute.stages import coherence_counter
     from analysis.evaluate import evaluate_run
     from analysis.figures import FigureFooter, write_run_figures
     from analysis.pipeline import (
@@ -312,7 +336,10 @@ def downstream(measured, rows: list[dict], segments: pd.DataFrame, embeddings: n
                          topics=fitted.topics, embeddings=embeddings, table_config=config.tables,
                          figure_config=config.figures, theme_labels=theme_labels(config), names=names)  # fmt: skip
         rows[-1]["n_files"] = len(files)
-        measured("evaluate (client)", n, evaluate_run, run_dir, segments=segments, topics=fitted.topics)
+        measured("evaluate (client; NPMI counted in blocks of segments)", n, evaluate_run, run_dir,
+                 segments=segments, topics=fitted.topics)  # fmt: skip
+        measured("evaluate (NPMI window counts on the workers, the rest in the client)", n, evaluate_run, run_dir,
+                 segments=segments, topics=fitted.topics, block_counter=coherence_counter(config, progress=False))  # fmt: skip
 
 
 def markdown(result: dict) -> str:

@@ -297,3 +297,32 @@ def test_tables_of_a_cluster_run_are_rebuilt_without_its_cluster(shuffled_segmen
     tables = build_tables(shuffled_segments, topics, gone)
     assert tables["theme_by_source"]["n_segments"].sum() > 0
     assert cluster_counter(RunConfig()) is None
+
+
+def test_npmi_counted_on_the_workers_equals_the_single_process(client, monkeypatch) -> None:
+    """The evaluation's window counts made block by block on the workers give the in-process
+    evaluation exactly: NPMI per topic and per language, words dropped, and every other number."""
+    import analysis.evaluate as evaluate_module
+    from analysis.compute.coherence import partitioned_block_counter
+
+    rng = np.random.default_rng(4)
+    words = {"en": ["data", "centre", "compute", "cloud", "farm", "rain", "wheat", "harvest", "power"],
+             "fr": ["données", "calcul", "nuage", "serveur", "pluie", "blé", "ferme", "récolte", "énergie"]}  # fmt: skip
+    rows = [(lang, " ".join(rng.choice(words[lang], size=rng.integers(0, 25)))) for lang in ("en", "fr") for _ in range(30)]
+    segments = pd.DataFrame({
+        "doc_id": [f"d{i // 2}" for i in range(len(rows))], "text": [text for _, text in rows],
+        "language": [lang for lang, _ in rows], "topic": rng.integers(-1, 2, size=len(rows)),
+        "duplicate_of": ["d0" if i % 7 == 3 else "" for i in range(len(rows))],
+    })  # fmt: skip
+    topics = pd.DataFrame({
+        "topic_id": [-1, 0, 1], "words": [["x"], ["data", "centre", "données", "calcul"], ["farm", "rain", "pluie"]],
+        "words_en": [["x"], ["data", "centre", "compute"], ["farm", "rain", "wheat", "serveur"]],
+        "words_fr": [["x"], ["données", "calcul", "nuage"], ["pluie", "blé", "ferme"]],
+    })  # fmt: skip
+    single = evaluate_module.evaluate_topics(segments, topics)
+    monkeypatch.setattr(evaluate_module, "COHERENCE_BLOCK", 7)
+    parted = evaluate_module.evaluate_topics(
+        segments, topics, block_counter=partitioned_block_counter(client, in_flight=3, progress=False)
+    )
+    assert parted == single
+    assert set(single["npmi_per_language"]) == {"en", "fr"} and not np.isnan(single["npmi"])

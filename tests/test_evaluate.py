@@ -319,11 +319,13 @@ def test_evaluate_run_default_tokenizer_matches_surface_forms_to_corpus_tokens(t
     )  # no English segments: no score
 
 
-def test_npmi_dictionary_is_built_once_and_per_language_scores_match_own_dictionaries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("block", [1, 3, 10_000])
+def test_npmi_per_language_scores_match_own_dictionaries_in_any_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    """One corpus vocabulary per evaluation; each language's NPMI is what a dictionary of that
-    language's segments alone gives (a word only the other language uses is dropped, as before)."""
+    """Each language's NPMI is what a dictionary of that language's segments alone gives (a word
+    only the other language uses is dropped), whether the segments are counted in blocks of 1, 3
+    or all at once."""
     import analysis.evaluate as evaluate_module
 
     texts = {
@@ -349,16 +351,11 @@ def test_npmi_dictionary_is_built_once_and_per_language_scores_match_own_diction
             "words_fr": [["données", "calcul", "serveur", "data"], ["pluie", "blé", "ferme", "nuage"]],
         }
     )
-    built = []
-    original = evaluate_module.corpus_dictionary
-
-    def counting(tokenized):
-        built.append(len(tokenized))
-        return original(tokenized)
-
-    monkeypatch.setattr(evaluate_module, "corpus_dictionary", counting)
+    monkeypatch.setattr(evaluate_module, "COHERENCE_BLOCK", block)
     result = evaluate_run(tmp_path, topics=topics, analyzer=str.split)
-    assert built == [10]  # once, over all fitted segments, not again per language
+    whole = npmi_coherence([ws[:10] for ws in topics["words"]], [t.split() for ts in texts.values() for t in ts])
+    assert result["npmi"] == whole[0]
+    assert list(result["npmi_per_topic"].values()) == whole[1]
     for language, column in (("en", "words_en"), ("fr", "words_fr")):
         own = [text.split() for text in texts[language]]
         expected = npmi_coherence(topics[column].tolist(), own)[0]  # its own dictionary: "serveur" dropped in en
@@ -404,3 +401,30 @@ def test_npmi_equals_gensim_c_npmi_on_random_corpora() -> None:
         CoherenceModel(topics=[["a", "d"]], texts=docs, dictionary=Dictionary(docs), coherence="c_npmi",
                        window_size=3, processes=1).get_coherence_per_topic()[0], abs=1e-12,
     )  # fmt: skip
+
+
+def test_window_counts_summed_over_blocks_equal_one_pass() -> None:
+    """NPMI's window counts add up over documents: any split of a corpus into blocks gives the
+    integers, and so the scores, of one in-memory pass (what the evaluation streams on)."""
+    import random
+
+    from analysis.evaluate import npmi_from_counts, window_counts
+
+    rng = random.Random(1)
+    for _ in range(30):
+        vocabulary = [f"w{i}" for i in range(rng.randint(3, 15))]
+        docs = [[rng.choice(vocabulary) for _ in range(rng.choice([0, 1, 9, 10, 11, 30]))] for _ in range(rng.randint(2, 30))]
+        words = rng.sample(vocabulary, rng.randint(2, len(vocabulary)))
+        window = rng.choice([2, 5, 10])
+        one = window_counts(docs, words, window)
+        cuts = sorted(rng.sample(range(1, len(docs)), rng.randint(0, len(docs) - 1)))
+        blocks = [docs[a:b] for a, b in zip([0, *cuts], [*cuts, len(docs)], strict=True)]
+        summed = window_counts([], words, window)
+        for block in blocks:
+            summed = summed + window_counts(block, words, window)
+        assert (summed.together == one.together).all()
+        assert (summed.n_windows, summed.n_tokens) == (one.n_windows, one.n_tokens)
+        occurring = [w for w in words if one.occurs(w)]
+        topics = [rng.sample(occurring, min(len(occurring), 3)), occurring[:2]]
+        assert npmi_from_counts(topics, summed) == npmi_from_counts(topics, one)
+        assert [one.occurs(w) for w in words] == [any(w in doc for doc in docs) for w in words]

@@ -28,6 +28,7 @@ _HOMES = {
     "embed_partitioned": "embed",
     "fit_on_sample": "topics",
     "topic_table_partitioned": "words",
+    "partitioned_block_counter": "coherence",
 }
 __all__ = sorted(_HOMES)
 

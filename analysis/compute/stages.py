@@ -84,3 +84,10 @@ def tables_counter(config: RunConfig, *, progress: bool = True) -> Any:
 
     client = cluster_client(config.compute)
     return partitioned_counter(client, partition_size=config.compute.partition_size, progress=progress)
+
+
+def coherence_counter(config: RunConfig, *, progress: bool = True) -> Any:
+    """The evaluation's NPMI window counter on the workers (`analysis.compute.coherence`)."""
+    from analysis.compute.coherence import partitioned_block_counter
+
+    return partitioned_block_counter(cluster_client(config.compute), progress=progress)
