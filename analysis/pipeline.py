@@ -245,16 +245,21 @@ def run_all(source: Path, run_dir: Path, config: RunConfig, *, progress: bool, m
         )  # fmt: skip
         write_tables(result.tables, run_dir, config)
         manifest.data["findings"] = findings_summary(result.tables, config)
-    if config.compute.cluster:  # the workers' peaks in the tables stage too
+    with manifest.stage("figures"):
+        result.figures = build_figures(result, config)
+    with manifest.stage("evaluate"), _on_cluster("evaluate", config):
+        block_counter = None
+        if config.compute.cluster:  # NPMI's window counts made per block on the workers
+            from analysis.compute.stages import coherence_counter
+
+            block_counter = coherence_counter(config, progress=progress)
+        manifest.data["evaluation"] = evaluate_run(
+            run_dir, segments=result.segments, topics=result.topic_result.topics, block_counter=block_counter
+        )
+    if config.compute.cluster:  # the workers' peaks in the tables and evaluate stages too
         from analysis.compute.stages import summary
 
         manifest.data["compute"] = summary(config)
-    with manifest.stage("figures"):
-        result.figures = build_figures(result, config)
-    with manifest.stage("evaluate"):
-        manifest.data["evaluation"] = evaluate_run(
-            run_dir, segments=result.segments, topics=result.topic_result.topics
-        )
     manifest.data["outputs"].update({"tables": "tables/", "figures": "figures/", "report": "report.html"})
     manifest.write()
     with manifest.stage("report"):

@@ -7,6 +7,7 @@ partitions: duplicates whose original sits in another block, cache shards writte
 from __future__ import annotations
 
 import builtins
+import json
 from pathlib import Path
 
 import numpy as np
@@ -326,3 +327,25 @@ def test_npmi_counted_on_the_workers_equals_the_single_process(client, monkeypat
     )
     assert parted == single
     assert set(single["npmi_per_language"]) == {"en", "fr"} and not np.isnan(single["npmi"])
+
+
+def test_run_on_a_cluster_gives_the_single_process_outputs(client, tmp_path: Path) -> None:
+    """`run --cluster local:2` on the sample corpus (the module's cluster, through its settings):
+    the same ledger, segments, topics, tables and evaluation as one process, and the workers'
+    peaks recorded for the stages that ran on them."""
+    from analysis.cli import main
+
+    config = tmp_path / "cluster.toml"
+    config.write_text('[compute]\ncluster = "local:2"\nmemory_limit = "2GiB"\n', encoding="utf-8")
+    cache = tmp_path / "cache"
+    common = ["--cache-dir", str(cache), "--no-progress"]
+    assert main(["run", "--out", str(tmp_path / "one"), *common]) == 0
+    assert main(["run", "--out", str(tmp_path / "many"), "--config", str(config), *common]) == 0
+    one, many = tmp_path / "one", tmp_path / "many"
+    for name in ("ledger.csv", "topics.csv", "evaluation.json", "tables/theme_by_source.csv",
+                 "tables/theme_by_period.csv"):  # fmt: skip
+        assert (one / name).read_bytes() == (many / name).read_bytes(), name
+    pd.testing.assert_frame_equal(pd.read_parquet(one / "segments.parquet"), pd.read_parquet(many / "segments.parquet"))
+    manifest = json.loads((many / "manifest.json").read_text(encoding="utf-8"))
+    assert {"tables", "evaluate"} <= set(manifest["compute"]["stages"])
+    assert "compute" not in json.loads((one / "manifest.json").read_text(encoding="utf-8"))
