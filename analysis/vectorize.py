@@ -65,6 +65,7 @@ DISTINCTIVE_SMOOTHING = 1e-3
 # A word's score in a topic loses this share of its best score in any other topic (`penalise_rivals`;
 # its one definition is TopicConfig's default, where the reasons are).
 RIVAL_PENALTY = TopicConfig.rival_penalty
+_STARVED_SCALE = 1e-9  # a penalised-out word's score, as a share of its own: far below the others
 
 
 @functools.cache
@@ -308,7 +309,9 @@ def penalise_rivals(
     (two football topics, two Moroccan-AI-deal topics) are both led by the words they share, and the
     topic list repeats itself. Taking a share of the word's best score elsewhere keeps it first where it
     is strongest and moves it down in the others. Rows outside `rivals` (a bool per row: the outlier
-    topic) are penalised but never count as another topic's rival. `penalty` 0: the scores as they are.
+    topic) are penalised but never count as another topic's rival. A word the penalty would push to
+    zero or below keeps a tiny positive score, so short topics keep their words (BERTopic would pad
+    them with empty ones). `penalty` 0: the scores as they are.
     """
     scores = sparse.csr_matrix(scores, dtype=np.float64)
     if penalty == 0 or scores.nnz == 0:
@@ -327,6 +330,10 @@ def penalise_rivals(
     other = np.where(at_best & (holders[coo.col] == 1), second[coo.col], best[coo.col])
     other = np.where(at_best & (holders[coo.col] > 1), best[coo.col], other)
     data = coo.data - penalty * other
+    # the penalty reorders a topic's words, it never takes one away: a word the topic itself scores
+    # above zero stays above zero, after every word the penalty leaves ahead of it, in its own order
+    starved = (coo.data > 0) & (data <= 0)
+    data[starved] = coo.data[starved] * _STARVED_SCALE
     return sparse.csr_matrix((data, (coo.row, coo.col)), shape=scores.shape)
 
 

@@ -136,3 +136,14 @@ def test_fit_reduces_to_nr_topics_either_way(planted, codebook, reduction, monke
     assert model.topic_embeddings_.shape[0] == len(counts) == model.c_tf_idf_.shape[0]
     sizes = sorted((counts[t] for t in kept), reverse=True)
     assert [counts[t] for t in kept] == sizes  # ids by size, as BERTopic numbers them
+
+
+def test_the_penalty_reorders_a_topics_words_but_never_removes_one():
+    scores = sparse.csr_matrix(np.array([[1.0, 0.8, 0.0], [0.1, 0.05, 0.3]]))  # B's 0.1 and 0.05 < 0.2 × A's
+    penalised = penalise_rivals(scores, np.array([True, True]), 0.2).toarray()
+    assert penalised[1, 2] == pytest.approx(0.3)
+    assert 0 < penalised[1, 1] < penalised[1, 0] < 1e-6  # kept, after the unpenalised word, in their own order
+    vocabulary = np.array(["a", "b", "c"])
+    from analysis.vectorize import top_scored
+
+    assert [w for w, _ in top_scored(sparse.csr_matrix(penalised[1]), vocabulary, 3)] == ["c", "a", "b"]
