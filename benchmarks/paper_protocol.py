@@ -15,11 +15,10 @@ in what the package changes. Beside them (on by default):
 - Turftopic's S3 and KeyNMF (`--no-peers` skips them: they are the slowest rows).
 
     .venv/bin/python benchmarks/paper_protocol.py --datasets bbc --seeds 3
-    # as measured for issue 15 (items 3-5, third pass): one command per dataset, then one file
-    .venv/bin/python benchmarks/paper_protocol.py --datasets bbc --seeds 3 --no-peers \
-        --variants "package (distinctive words),package (paper's min_topic_size)" --results-name paper_protocol_bbc
-    .venv/bin/python benchmarks/paper_protocol.py --datasets 20ng --seeds 3 --no-peers --rows main \
-        --variants "package (distinctive words),package (paper's min_topic_size)" --results-name paper_protocol_20ng
+    # as measured for issue 15 (final pass): one command per dataset (side by side), then one file
+    V="package (distinctive words),package (paper's min_topic_size)"
+    .venv/bin/python benchmarks/paper_protocol.py --datasets bbc --seeds 3 --variants "$V" --results-name paper_protocol_bbc
+    .venv/bin/python benchmarks/paper_protocol.py --datasets 20ng --seeds 3 --variants "$V" --results-name paper_protocol_20ng
     .venv/bin/python benchmarks/paper_protocol.py --results-name paper_protocol_calibrated --combine \
         benchmarks/results/paper_protocol_bbc.json,benchmarks/results/paper_protocol_20ng.json
 
