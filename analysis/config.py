@@ -124,8 +124,8 @@ class TopicConfig:
     representation: Representation = "distinctive"
     # "distinctive" words: a word's score in a topic loses this share of its best score in another
     # topic, so neighbouring topics are not led by the same words (analysis.vectorize.penalise_rivals).
-    # Chosen on BBC News (0.15 and 0.2 tried: both reach NPMI .20 at TD .90 there), checked on
-    # 20 Newsgroups, held out (benchmarks/results/paper_protocol.md).
+    # Chosen among 0.1-0.3 on BBC News (0.15 and 0.2 both reach NPMI .20 at TD .90 there); on 20
+    # Newsgroups it gives +.06 TD at equal NPMI (benchmarks/results/paper_protocol_calibrated.md).
     rival_penalty: float = 0.2
     # nr_topics set: "smallest_first" merges the smallest topic into its most similar one (possibly
     # the outliers), one at a time, as BERTopic 0.9 did (analysis.topics.reduction); "agglomerative":

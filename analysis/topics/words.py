@@ -47,9 +47,10 @@ def words_per_language(
 
     `scoring` "ctfidf": per-topic word counts from the language's segments, then class TF-IDF
     across topics (so words every topic of that language uses are down-weighted); "distinctive":
-    `distinctive_top_words` over the language's segments (rivals: the language's other topics). Uses the fitted topic-model
-    vectorizer, hence the same normalisation and stop lists; `doc_terms` (counts of `texts`, and
-    their vocabulary) saves transforming the texts again when the caller already has them.
+    `distinctive_top_words` over the language's segments (rivals: the language's other topics).
+    Uses the fitted topic-model vectorizer, hence the same normalisation and stop lists; `doc_terms`
+    (counts of `texts`, and their vocabulary) saves transforming the texts again when the caller
+    already has them.
     """
     if doc_terms is None:
         doc_terms = (vectorizer.transform(list(texts)).tocsr(), vectorizer.get_feature_names_out())
