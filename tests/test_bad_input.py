@@ -834,3 +834,11 @@ def test_a_model_folder_missing_its_safetensors_is_refused(tmp_path: Path, capsy
 
     with pytest.raises(UnsafeModelError, match=r"missing ctfidf\.safetensors"):
         load_topic_model(folder)
+
+
+def test_the_new_topic_settings_are_checked_before_any_fit():
+    with pytest.raises(ConfigError, match=r"\[topics\] rival_penalty = 1.5 is out of range: must be a number ≥ 0 and < 1"):
+        TopicConfig(rival_penalty=1.5)
+    with pytest.raises(ConfigError, match=r"\[topics\] topic_reduction = 'fastest' is not one of 'smallest_first'"):
+        TopicConfig(topic_reduction="fastest")
+    assert TopicConfig(rival_penalty=0, topic_reduction="agglomerative").rival_penalty == 0  # both ends allowed

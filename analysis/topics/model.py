@@ -135,10 +135,12 @@ class SegmentCountsBERTopic(BERTopic):
         topics = documents["Topic"].to_numpy()
         counts, _ = segment_doc_terms(self, documents["Document"].tolist())
         mapped = smallest_first_merges(topics, counts, self.nr_topics - self._outliers)
+        merged_from: dict[int, list[int]] = {}
+        for topic in sorted(mapped):
+            merged_from.setdefault(mapped[topic], []).append(topic)
         mappings = {
             to: {"topics_from": froms, "topic_sizes": [self.topic_sizes_[t] for t in froms]}
-            for to in sorted(set(mapped.values()))
-            for froms in [[t for t in sorted(mapped) if mapped[t] == to]]
+            for to, froms in sorted(merged_from.items())
         }
         documents.Topic = [mapped[int(topic)] for topic in topics]
         self._update_topic_size(documents)

@@ -58,11 +58,12 @@ def smallest_first(
     similarity = np.array(similarity, dtype=np.float64)
     np.fill_diagonal(similarity, -np.inf)
     size = {topic: int(n) for topic, n in zip(ids, sizes, strict=True)}
+    row_of = {topic: row for row, topic in enumerate(ids)}
     into = {topic: topic for topic in ids}
     alive = [topic for topic in ids if topic != -1]
     while len(alive) > max(n_topics, 1):
-        smallest = min(alive, key=lambda topic: (size[topic], -ids.index(topic)))
-        row = ids.index(smallest)
+        smallest = min(alive, key=lambda topic: (size[topic], -row_of[topic]))
+        row = row_of[smallest]
         target = ids[int(np.argmax(similarity[row]))]
         similarity[:, row] = -np.inf
         into[smallest] = target
